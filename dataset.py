@@ -1,0 +1,418 @@
+"""Video summarization datasets in the eccv16 HDF5 schema, and their train/test splits.
+
+An eccv16 file (SumMe, TVSum) holds one group per video (`video_1`, ...) with the GoogLeNet
+pool5 `features` of every 15th frame, the ground-truth `gtscore`, the shots (`change_points`)
+and the users' keyshot summaries (`user_summary`). `load_h5` reads a file once, checks it and
+keeps the videos in memory as `VideoRecord`s; every problem is reported as a `DatasetError`
+naming the file, the video and the field. Only numpy and h5py are needed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence, Union
+
+import h5py
+import numpy as np
+
+PathLike = Union[str, Path]
+
+REPO_ROOT = Path(__file__).resolve().parent
+DATA_DIR = REPO_ROOT / "data"
+SPLITS_DIR = DATA_DIR / "splits"
+
+FEATURE_DIM = 1024
+DATASET_NAMES = ("SumMe", "TVSum")
+
+REQUIRED_FIELDS = ("features", "gtscore", "change_points", "n_frames", "picks", "user_summary")
+"""What training and the evaluation protocol read; the other eccv16 fields are derivable."""
+
+DOWNLOAD_HINT = (
+    "The eccv16 files (eccv16_dataset_summe_google_pool5.h5, eccv16_dataset_tvsum_google_pool5.h5) "
+    "are not distributed with this project. Get them from the PGL-SUM repository, which hosts both "
+    "as RAR archives under data/ (https://github.com/e-apostolidis/PGL-SUM), or from DSNet's dataset "
+    "archive (https://github.com/li-plus/DSNet, see the README's dataset download), and place the "
+    "unpacked .h5 files in {data_dir}."
+)
+
+
+class DatasetError(ValueError):
+    """A dataset or split file that cannot be used; names the file, the video and the field."""
+
+    def __init__(self, path: PathLike, problem: str, video: Optional[str] = None,
+                 field: Optional[str] = None):
+        self.path = Path(path)
+        self.video = video
+        self.field = field
+        self.problem = problem
+        where = [str(path)]
+        if video is not None:
+            where.append(f"video '{video}'")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(": ".join(where) + ": " + problem)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoRecord:
+    """One video of an eccv16 file, held in memory.
+
+    T = number of sampled steps (rows of `features`), S = number of shots,
+    U = number of users. `features` is None only when loaded with `require_features=False`.
+    """
+
+    key: str
+    video_name: str
+    features: Optional[np.ndarray]  # (T, D) float32
+    gtscore: np.ndarray  # (T,) float32
+    gtsummary: Optional[np.ndarray]  # (T,) float32, None when the file has none
+    change_points: np.ndarray  # (S, 2) int64, inclusive [first, last] frame of each shot
+    n_frame_per_seg: np.ndarray  # (S,) int64
+    n_frames: int
+    picks: np.ndarray  # (T,) int64, frame index of each step
+    user_summary: np.ndarray  # (U, n_frames) float32, 0/1
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.picks.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_summary.shape[0])
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/test split: the h5 keys of its training and test videos."""
+
+    train_keys: tuple[str, ...]
+    test_keys: tuple[str, ...]
+    name: str = ""
+    source: Optional[Path] = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.train_keys + self.test_keys
+
+
+# ---------------------------------------------------------------------------------------------
+# paths
+
+
+def canonical_dataset_name(dataset_name: str) -> str:
+    """'summe' -> 'SumMe', 'TVSUM' -> 'TVSum'; other names are returned unchanged."""
+    for known in DATASET_NAMES:
+        if dataset_name.lower() == known.lower():
+            return known
+    return dataset_name
+
+
+def h5_file_name(dataset_name: str) -> str:
+    return f"eccv16_dataset_{dataset_name.lower()}_google_pool5.h5"
+
+
+def default_h5_path(dataset_name: str, data_dir: Optional[PathLike] = None) -> Path:
+    """`data/eccv16_dataset_{summe,tvsum}_google_pool5.h5`, relative to the repository."""
+    return Path(data_dir if data_dir is not None else DATA_DIR) / h5_file_name(dataset_name)
+
+
+def splits_path(dataset_name: str, splits_dir: Optional[PathLike] = None) -> Path:
+    """`data/splits/{SumMe,TVSum}_splits.txt`, relative to the repository."""
+    directory = Path(splits_dir if splits_dir is not None else SPLITS_DIR)
+    return directory / f"{canonical_dataset_name(dataset_name)}_splits.txt"
+
+
+def _is_standard_file_name(path: Path) -> bool:
+    return path.name in {h5_file_name(name) for name in DATASET_NAMES}
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
+            keys: Optional[Iterable[str]] = None, feature_dim: Optional[int] = FEATURE_DIM,
+            require_features: bool = True) -> dict[str, VideoRecord]:
+    """Read an eccv16 file once and return its checked videos, keyed by h5 key in natural order.
+
+    path: the file; None means `default_h5_path(dataset_name)`.
+    keys: load only these videos (each must exist); None loads every group of the file.
+    feature_dim: the required width of `features`; None accepts any width shared by all videos.
+    require_features: False accepts files without `features` (evaluation-only files).
+    """
+    if path is None:
+        if dataset_name is None:
+            raise ValueError("load_h5 needs a path or a dataset_name")
+        path = default_h5_path(dataset_name)
+    path = Path(path)
+    _check_is_hdf5(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            wanted = _natural_sorted(h5.keys()) if keys is None else list(keys)
+            videos = {key: _read_video(h5, key, path, feature_dim, require_features)
+                      for key in wanted}
+    except OSError as error:
+        raise DatasetError(path, f"cannot be read as HDF5 ({error})") from error
+    if not videos:
+        raise DatasetError(path, "contains no videos")
+    _check_common_feature_width(videos, path)
+    return videos
+
+
+def _check_is_hdf5(path: Path) -> None:
+    if not path.exists():
+        problem = "file not found"
+        if _is_standard_file_name(path):
+            problem += ". " + DOWNLOAD_HINT.format(data_dir=path.parent)
+        raise DatasetError(path, problem)
+    if not path.is_file():
+        raise DatasetError(path, "is not a file")
+    if not h5py.is_hdf5(path):
+        raise DatasetError(path, "is not an HDF5 file")
+
+
+def _natural_sorted(keys: Iterable[str]) -> list[str]:
+    """video_2 before video_10."""
+    return sorted(keys, key=lambda key: [int(part) if part.isdigit() else part
+                                         for part in re.split(r"(\d+)", key)])
+
+
+def _read_video(h5: h5py.File, key: str, path: Path, feature_dim: Optional[int],
+                require_features: bool) -> VideoRecord:
+    if key not in h5:
+        raise DatasetError(path, "missing video key (the file has "
+                           f"{len(h5.keys())} videos: {_preview(_natural_sorted(h5.keys()))})",
+                           video=key)
+    group = h5[key]
+    if not isinstance(group, h5py.Group):
+        raise DatasetError(path, "is not a group of datasets", video=key)
+    reader = _FieldReader(group, path, key)
+
+    n_frames = reader.positive_int_scalar("n_frames")
+    picks = reader.picks(n_frames)
+    n_steps = picks.shape[0]
+    features = reader.features(n_steps, feature_dim) if (
+        require_features or "features" in group) else None
+    gtscore = reader.step_vector("gtscore", n_steps, required=True)
+    gtsummary = reader.step_vector("gtsummary", n_steps, required=False)
+    change_points = reader.change_points(n_frames)
+    return VideoRecord(
+        key=key,
+        video_name=reader.video_name(),
+        features=features,
+        gtscore=gtscore,
+        gtsummary=gtsummary,
+        change_points=change_points,
+        n_frame_per_seg=reader.n_frame_per_seg(change_points),
+        n_frames=n_frames,
+        picks=picks,
+        user_summary=reader.user_summary(n_frames),
+    )
+
+
+def _preview(keys: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (", ..." if len(keys) > limit else "")
+
+
+class _FieldReader:
+    """Reads and checks the fields of one video group."""
+
+    def __init__(self, group: h5py.Group, path: Path, key: str):
+        self.group = group
+        self.path = path
+        self.key = key
+
+    def error(self, field: str, problem: str) -> DatasetError:
+        return DatasetError(self.path, problem, video=self.key, field=field)
+
+    def numeric(self, field: str) -> np.ndarray:
+        if field not in self.group:
+            raise self.error(field, f"missing field (the video has: {', '.join(self.group.keys())})")
+        node = self.group[field]
+        if not isinstance(node, h5py.Dataset):
+            raise self.error(field, "is not a dataset")
+        if node.dtype.kind not in "biuf":
+            raise self.error(field, f"wrong dtype {node.dtype}: expected a numeric array")
+        return node[()]
+
+    def finite(self, field: str, values: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(values)):
+            bad = np.argwhere(~np.isfinite(values))[0].tolist()
+            raise self.error(field, f"contains NaN or infinite values (first at index {bad})")
+        return values
+
+    def integers(self, field: str, values: np.ndarray) -> np.ndarray:
+        """Integer arrays, also when a file stores them as whole floats."""
+        if values.dtype.kind == "f":
+            self.finite(field, values)
+            if not np.all(values == np.round(values)):
+                raise self.error(field, f"wrong dtype {values.dtype}: expected whole numbers")
+        return values.astype(np.int64)
+
+    def shape(self, field: str, values: np.ndarray, expected: tuple, meaning: str) -> None:
+        matches = values.ndim == len(expected) and all(
+            want is None or got == want for got, want in zip(values.shape, expected))
+        if not matches:
+            raise self.error(field, f"wrong shape {values.shape}: expected {meaning}")
+
+    def positive_int_scalar(self, field: str) -> int:
+        values = self.integers(field, self.numeric(field))
+        if values.size != 1:
+            raise self.error(field, f"wrong shape {values.shape}: expected a scalar")
+        value = int(values.reshape(()))
+        if value <= 0:
+            raise self.error(field, f"must be positive, got {value}")
+        return value
+
+    def picks(self, n_frames: int) -> np.ndarray:
+        picks = self.integers("picks", self.numeric("picks"))
+        self.shape("picks", picks, (None,), "(T,) frame indices")
+        if picks.size == 0:
+            raise self.error("picks", "is empty")
+        if np.any(np.diff(picks) <= 0):
+            at = int(np.argmax(np.diff(picks) <= 0))
+            raise self.error("picks", f"not strictly increasing (picks[{at}]={picks[at]}, "
+                                      f"picks[{at + 1}]={picks[at + 1]})")
+        if picks[0] < 0 or picks[-1] >= n_frames:
+            raise self.error("picks", f"frame indices must lie in [0, n_frames-1] = "
+                                      f"[0, {n_frames - 1}], got [{picks[0]}, {picks[-1]}]")
+        return picks
+
+    def features(self, n_steps: int, feature_dim: Optional[int]) -> np.ndarray:
+        features = self.numeric("features")
+        if features.ndim != 2:
+            raise self.error("features", f"wrong shape {features.shape}: expected 2-D (T, D)")
+        if feature_dim is not None and features.shape[1] != feature_dim:
+            raise self.error("features", f"wrong shape {features.shape}: expected width "
+                                         f"{feature_dim} (GoogLeNet pool5)")
+        if features.shape[0] != n_steps:
+            raise self.error("features", f"wrong shape {features.shape}: expected {n_steps} rows, "
+                                         f"one per entry of picks")
+        return self.finite("features", features.astype(np.float32, copy=False))
+
+    def step_vector(self, field: str, n_steps: int, required: bool) -> Optional[np.ndarray]:
+        if not required and field not in self.group:
+            return None
+        values = self.numeric(field)
+        self.shape(field, values, (n_steps,), f"({n_steps},), one value per entry of picks")
+        return self.finite(field, values.astype(np.float32, copy=False))
+
+    def change_points(self, n_frames: int) -> np.ndarray:
+        change_points = self.integers("change_points", self.numeric("change_points"))
+        self.shape("change_points", change_points, (None, 2), "(S, 2) [first, last] frames")
+        if change_points.shape[0] == 0:
+            raise self.error("change_points", "has no shots")
+        starts, ends = change_points[:, 0], change_points[:, 1]
+        outside = (starts < 0) | (ends >= n_frames) | (starts > ends)
+        if np.any(outside):
+            shot = int(np.argmax(outside))
+            raise self.error("change_points", f"shot {shot} = {change_points[shot].tolist()} out of "
+                                              f"range: expected 0 <= first <= last <= "
+                                              f"n_frames-1 = {n_frames - 1}")
+        return change_points
+
+    def n_frame_per_seg(self, change_points: np.ndarray) -> np.ndarray:
+        derived = change_points[:, 1] - change_points[:, 0] + 1
+        if "n_frame_per_seg" not in self.group:
+            return derived
+        values = self.integers("n_frame_per_seg", self.numeric("n_frame_per_seg"))
+        self.shape("n_frame_per_seg", values, derived.shape, f"({derived.shape[0]},), one per shot")
+        return values
+
+    def user_summary(self, n_frames: int) -> np.ndarray:
+        summary = self.numeric("user_summary")
+        self.shape("user_summary", summary, (None, n_frames), f"(U, n_frames={n_frames})")
+        if summary.shape[0] == 0:
+            raise self.error("user_summary", "has no users")
+        return self.finite("user_summary", summary.astype(np.float32, copy=False))
+
+    def video_name(self) -> str:
+        if "video_name" not in self.group:
+            return self.key
+        value = self.group["video_name"][()]
+        if isinstance(value, np.ndarray):
+            value = value.reshape(-1)[0] if value.size else b""
+        if isinstance(value, bytes):
+            return value.decode("utf-8", errors="replace")
+        return str(value)
+
+
+def _check_common_feature_width(videos: Mapping[str, VideoRecord], path: Path) -> None:
+    with_features = [record for record in videos.values() if record.features is not None]
+    if not with_features:
+        return
+    width = with_features[0].features.shape[1]
+    for record in with_features:
+        if record.features.shape[1] != width:
+            raise DatasetError(path, f"wrong shape {record.features.shape}: expected width {width} "
+                                     f"like video '{with_features[0].key}'",
+                               video=record.key, field="features")
+
+
+# ---------------------------------------------------------------------------------------------
+# splits
+
+
+def load_splits(dataset_name: str, splits_dir: Optional[PathLike] = None) -> list[Split]:
+    """The splits of `{splits_dir}/{SumMe,TVSum}_splits.txt` (default: the repository's data/splits)."""
+    return read_splits_file(splits_path(dataset_name, splits_dir), dataset_name)
+
+
+def read_splits_file(path: PathLike, dataset_name: Optional[str] = None) -> list[Split]:
+    """Parse lines `Dataset/splitK/train_keys/test_keys` (keys comma-separated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "split file not found")
+    lines = [(number, line.strip()) for number, line in
+             enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise DatasetError(path, "split file has no splits")
+    return [_parse_split_line(path, number, line, dataset_name) for number, line in lines]
+
+
+def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional[str]) -> Split:
+    def fail(problem: str) -> DatasetError:
+        return DatasetError(path, f"line {number}: {problem}")
+
+    parts = line.split("/")
+    if len(parts) != 4:
+        raise fail(f"expected 'Dataset/splitK/train_keys/test_keys', got {len(parts)} "
+                   f"'/'-separated fields")
+    dataset, name, train_text, test_text = parts
+    if dataset_name is not None and dataset.lower() != dataset_name.lower():
+        raise fail(f"split of dataset '{dataset}', expected '{canonical_dataset_name(dataset_name)}'")
+    train_keys = _parse_keys(train_text)
+    test_keys = _parse_keys(test_text)
+    if not train_keys or not test_keys:
+        raise fail("a split needs at least one training and one test video")
+    for role, keys in (("train", train_keys), ("test", test_keys)):
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise fail(f"{role} keys repeated: {', '.join(repeated)}")
+    both = sorted(set(train_keys) & set(test_keys), key=test_keys.index)
+    if both:
+        raise fail(f"keys in both train and test of {name}: {', '.join(both)}")
+    return Split(train_keys=tuple(train_keys), test_keys=tuple(test_keys), name=name, source=path)
+
+
+def _parse_keys(text: str) -> list[str]:
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+def check_split_keys(split: Split, videos: Mapping[str, object], path: PathLike) -> None:
+    """Fail with a clear message when a split names a video that `videos` (loaded from path) lacks."""
+    missing = [key for key in split.keys if key not in videos]
+    if missing:
+        source = split.source if split.source is not None else "split"
+        raise DatasetError(path, f"missing video key: {source} ({split.name or 'split'}) names "
+                                 f"{len(missing)} video(s) the file lacks: {_preview(missing)}",
+                           video=missing[0])
+
+
+def split_records(split: Split, videos: Mapping[str, VideoRecord],
+                  path: PathLike) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """The (train, test) records of a split, in the split's order."""
+    check_split_keys(split, videos, path)
+    return [videos[key] for key in split.train_keys], [videos[key] for key in split.test_keys]

@@ -1,0 +1,230 @@
+"""Kernel temporal segmentation (KTS; Potapov et al., ECCV 2014), as CSTA uses it for new videos.
+
+The original calls ``cpd_auto(X Xᵀ, n - 1, vmax)``: for every number of change points m it finds the
+segmentation of the n frames that minimises the total within-segment scatter (kernel variance), then
+picks m by minimising ``scatter_m / n + vmax·m/(2n)·(log(n/m) + 1)``.  :func:`boundaries` returns the
+same change points (same float64 arithmetic, same tie-breaking), vectorised and with two savings:
+
+* rows of the dynamic programme are computed only while a larger m can still win (the penalty grows
+  with m and the scatter is never below the smallest segment scatter, so once the penalty alone
+  exceeds the best cost found, no later m can be chosen);
+* each row is a sequence of vectorised min-reductions over column blocks of the scatter table.
+
+Sequences longer than ``exact_limit`` are segmented with a bounded approach (see
+:func:`boundaries`): the same objective restricted to boundaries on a grid of ``s`` frames, then each
+boundary refined locally at full resolution.
+
+numpy only; no torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EXACT_LIMIT = 3000
+"""Longest sequence segmented exhaustively; longer ones use the grid-then-refine approach."""
+
+_REFINE_SWEEPS = 10
+
+
+def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> np.ndarray:
+    """Change points of the KTS segmentation of ``features`` (n, d), L2-normalised rows.
+
+    Returns sorted frame indices ``0 < c_1 < … < c_m < n``; segment i covers ``[c_i, c_{i+1})``
+    with ``c_0 = 0`` and ``c_{m+1} = n``.  For ``n <= exact_limit`` this is exactly the original's
+    ``cpd_auto(X Xᵀ, n - 1, vmax)`` (O(n³) time in the worst case, about 24·n² bytes of memory).
+
+    For longer sequences the frames are grouped into ``ceil(n / exact_limit)``-frame blocks, the
+    original objective (scatter of the frames, penalty with the true n) is minimised exactly over
+    segmentations whose boundaries fall between blocks, and then every boundary is moved, one at a
+    time, to the best position within one block on either side until no move lowers the scatter.
+    The result can differ from the exhaustive one: an optimal boundary may be missed when the grid
+    optimum has a different structure, the number of change points is chosen from the grid-restricted
+    scatters (which are never below the exhaustive ones, so it can be lower), and the refinement is
+    local.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"features must be a 2-D (n, d) array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("features contain NaN or infinite values")
+    if exact_limit < 2:
+        raise ValueError(f"exact_limit must be at least 2, got {exact_limit}")
+    n = x.shape[0]
+    if n < 2:
+        return np.zeros(0, dtype=np.int64)
+    if n <= exact_limit:
+        table = _frame_scatter_table(x)
+        return _optimal_change_points(table, n, vmax)
+    return _grid_then_refine(x, vmax, block=math.ceil(n / exact_limit))
+
+
+def boundaries_to_shots(change_points, n_frames: int) -> np.ndarray:
+    """Shots as an (S, 2) int array of inclusive ``[start, end]`` frames covering ``0 … n_frames-1``.
+
+    ``change_points`` are the first frames of every shot but the first (as :func:`boundaries`
+    returns them, scaled to frames when the features were sampled).
+    """
+    cps = np.asarray(change_points, dtype=np.int64).reshape(-1)
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be positive, got {n_frames}")
+    if cps.size and (cps[0] <= 0 or cps[-1] >= n_frames or np.any(np.diff(cps) <= 0)):
+        raise ValueError(
+            f"change points must be strictly increasing within 1..{n_frames - 1}, got {cps.tolist()}")
+    starts = np.concatenate(([0], cps))
+    ends = np.concatenate((cps, [n_frames])) - 1
+    return np.stack((starts, ends), axis=1)
+
+
+def penalties(n: int, vmax: float) -> np.ndarray:
+    """The original's penalty for 0 … n-1 change points of an n-frame sequence."""
+    result = np.zeros(n)
+    counts = np.arange(1, n)
+    result[1:] = (vmax * counts / (2.0 * n)) * (np.log(float(n) / counts) + 1)
+    return result
+
+
+def _frame_scatter_table(x: np.ndarray) -> np.ndarray:
+    """Scatter of every frame segment, from the kernel X Xᵀ, with the original's operation order."""
+    n = x.shape[0]
+    kernel = x @ x.T
+    diag_prefix = np.cumsum(np.concatenate(([0.0], np.diag(kernel))))
+    box = np.zeros((n + 1, n + 1))
+    np.cumsum(kernel, axis=0, out=box[1:, 1:])
+    np.cumsum(box[1:, 1:], axis=1, out=kernel)
+    box[1:, 1:] = kernel
+    del kernel
+    return _scatter_table(diag_prefix, box, np.arange(n + 1, dtype=np.float64))
+
+
+def _scatter_table(diag_prefix: np.ndarray, box: np.ndarray, length_prefix: np.ndarray) -> np.ndarray:
+    """``table[c, t]`` = scatter of units ``t..c`` (inclusive); ``+inf`` where ``t > c``.
+
+    A unit is a frame (exact path) or a block of frames (grid path).  ``diag_prefix`` are prefix sums
+    of the squared norms, ``box`` the (u+1, u+1) 2-D prefix sums of the unit kernel and
+    ``length_prefix`` the frame count before each unit.  Scatter = Σ‖x‖² − ‖Σx‖²/length, evaluated in
+    the same order as the original so that its float64 values, and hence its ties, are reproduced.
+    The table is stored end-major so that the dynamic programme reduces along contiguous rows.
+    """
+    units = len(diag_prefix) - 1
+    box_diag = np.diag(box).copy()
+    numerator = np.add.outer(box_diag[1:], box_diag[:-1])
+    numerator -= box[1:, :-1]
+    numerator -= box[:-1, 1:].T
+    table = np.subtract.outer(length_prefix[1:], length_prefix[:-1])
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty segments (t > c) are masked below
+        np.divide(numerator, table, out=numerator)
+    np.subtract.outer(diag_prefix[1:], diag_prefix[:-1], out=table)
+    table -= numerator
+    del numerator
+    for end in range(units - 1):
+        table[end, end + 1:] = np.inf
+    return table
+
+
+def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
+                           unit_starts: np.ndarray | None = None) -> np.ndarray:
+    """Run the KTS dynamic programme on a scatter table and return the selected change points.
+
+    ``cost[k][c]`` is the least scatter of units ``0..c`` split by k change points; row k is
+    ``min over t of table[c, t] + cost[k-1][t-1]`` (first minimum wins, as in the original).
+    Rows stop once no larger k can beat the best penalised cost.  ``unit_starts`` maps unit indices
+    to frames (the grid path); the exact path uses frames directly.
+    """
+    units = table.shape[0]
+    penalty = penalties(n_frames, vmax)
+    lowest_scatter = min(0.0, float(table.min()))
+    prev = table[:, 0].copy()
+    scores = [prev[-1]]
+    best_cost = scores[0] / float(n_frames) + penalty[0]
+    pointers: list[np.ndarray] = []
+    buffer = np.empty(units * min(units, 256))
+    for k in range(1, units):
+        if penalty[k] + 2.0 * lowest_scatter > best_cost + 1e-9 * abs(best_cost):
+            break
+        current, pointer = _dp_row(table, prev, k, buffer)
+        pointers.append(pointer)
+        scores.append(current[-1])
+        best_cost = min(best_cost, current[-1] / float(n_frames) + penalty[k])
+        prev = current
+    costs = np.asarray(scores) / float(n_frames) + penalty[:len(scores)]
+    count = int(np.argmin(costs))
+    change_points = np.zeros(count, dtype=np.int64)
+    end = units
+    for k in range(count, 0, -1):
+        end = int(pointers[k - 1][end - 1 - k])
+        change_points[k - 1] = end
+    if unit_starts is not None:
+        change_points = unit_starts[change_points]
+    return change_points
+
+
+def _dp_row(table: np.ndarray, prev: np.ndarray, k: int, buffer: np.ndarray):
+    """One row of the programme: best cost and argmin start for every end ``c >= k``."""
+    units = table.shape[0]
+    current = np.full(units, np.inf)
+    pointer = np.empty(units - k, dtype=np.int64)
+    width = max(64, -(-(units - k) // 8))
+    width = min(width, max(1, buffer.size // units))
+    for first in range(k, units, width):
+        last = min(first + width, units)
+        rows = last - first
+        candidates = buffer[:rows * (last - k)].reshape(rows, last - k)
+        np.add(table[first:last, k:last], prev[k - 1:last - 1], out=candidates)
+        arg = candidates.argmin(axis=1)
+        current[first:last] = candidates[np.arange(rows), arg]
+        pointer[first - k:last - k] = arg + k
+    return current, pointer
+
+
+def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
+    n = x.shape[0]
+    unit_starts = np.arange(0, n + block, block)
+    unit_starts[-1] = n
+    unit_starts = np.unique(unit_starts)
+    sums = np.add.reduceat(x, unit_starts[:-1], axis=0)
+    squared = np.add.reduceat(np.einsum("ij,ij->i", x, x), unit_starts[:-1])
+    units = len(unit_starts) - 1
+    kernel = sums @ sums.T
+    box = np.zeros((units + 1, units + 1))
+    np.cumsum(kernel, axis=0, out=box[1:, 1:])
+    np.cumsum(box[1:, 1:], axis=1, out=kernel)
+    box[1:, 1:] = kernel
+    del kernel
+    table = _scatter_table(np.concatenate(([0.0], np.cumsum(squared))), box,
+                           unit_starts.astype(np.float64))
+    del box
+    coarse = _optimal_change_points(table, n, vmax, unit_starts=unit_starts)
+    del table
+    return _refine(x, coarse, radius=block)
+
+
+def _refine(x: np.ndarray, change_points: np.ndarray, radius: int) -> np.ndarray:
+    """Move each boundary within ±radius frames to where its two segments scatter least."""
+    n = x.shape[0]
+    prefix = np.zeros((n + 1, x.shape[1]))
+    np.cumsum(x, axis=0, out=prefix[1:])
+    norms = np.concatenate(([0.0], np.cumsum(np.einsum("ij,ij->i", x, x))))
+    cps = change_points.copy()
+
+    def scatter(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        sums = prefix[stops] - prefix[starts]
+        return (norms[stops] - norms[starts]) - np.einsum("ij,ij->i", sums, sums) / (stops - starts)
+
+    for _ in range(_REFINE_SWEEPS):
+        moved = False
+        for i in range(len(cps)):
+            left = cps[i - 1] if i > 0 else 0
+            right = cps[i + 1] if i + 1 < len(cps) else n
+            options = np.arange(max(left + 1, cps[i] - radius), min(right - 1, cps[i] + radius) + 1)
+            costs = scatter(np.full(len(options), left), options) + scatter(options, np.full(len(options), right))
+            here = int(np.flatnonzero(options == cps[i])[0])
+            best = int(np.argmin(costs))
+            if costs[best] < costs[here]:
+                cps[i] = options[best]
+                moved = True
+        if not moved:
+            break
+    return cps
