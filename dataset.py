@@ -4,7 +4,9 @@ An eccv16 file (SumMe, TVSum) holds one group per video (`video_1`, ...) with th
 pool5 `features` of every 15th frame, the ground-truth `gtscore`, the shots (`change_points`)
 and the users' keyshot summaries (`user_summary`). `load_h5` reads a file once, checks it and
 keeps the videos in memory as `VideoRecord`s; every problem is reported as a `DatasetError`
-naming the file, the video and the field. Only numpy and h5py are needed.
+naming the file, the video and the field. `gtsummary`, `n_frame_per_seg`, `n_steps` and
+`video_name` may be absent (they are derived, or None); the other fields are required because
+training and the evaluation protocol read them. Only numpy and h5py are needed.
 """
 from __future__ import annotations
 
@@ -24,9 +26,6 @@ SPLITS_DIR = DATA_DIR / "splits"
 
 FEATURE_DIM = 1024
 DATASET_NAMES = ("SumMe", "TVSum")
-
-REQUIRED_FIELDS = ("features", "gtscore", "change_points", "n_frames", "picks", "user_summary")
-"""What training and the evaluation protocol read; the other eccv16 fields are derivable."""
 
 DOWNLOAD_HINT = (
     "The eccv16 files (eccv16_dataset_summe_google_pool5.h5, eccv16_dataset_tvsum_google_pool5.h5) "
@@ -192,8 +191,8 @@ def _read_video(h5: h5py.File, key: str, path: Path, feature_dim: Optional[int],
     n_frames = reader.positive_int_scalar("n_frames")
     picks = reader.picks(n_frames)
     n_steps = picks.shape[0]
-    features = reader.features(n_steps, feature_dim) if (
-        require_features or "features" in group) else None
+    has_features = require_features or "features" in group
+    features = reader.features(n_steps, feature_dim) if has_features else None
     gtscore = reader.step_vector("gtscore", n_steps, required=True)
     gtsummary = reader.step_vector("gtsummary", n_steps, required=False)
     change_points = reader.change_points(n_frames)

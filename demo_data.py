@@ -7,8 +7,8 @@ function of the latent along one fixed hidden direction, so a model that finds t
 the features can rank the steps, while random scores cannot.
 
 From the importance the generator derives what the real files hold:
-- SumMe-like: 15-18 users, each selecting keyshots (15% budget, 0/1 knapsack over shots) from
-  their own noisy view of the importance; `gtscore` = the users' mean importance at the picks.
+- SumMe-like: 15-18 users, each selecting the 10-20% of frames that their own noisy view of the
+  importance ranks highest; `gtscore` = the users' mean importance at the picks, scaled to [0, 1].
 - TVSum-like: 20 annotators scoring every 2-second segment from 1 to 5 (an annotation file in the
   `ydata-anno.tsv` format), their keyshot selections as `user_summary`, and `gtscore` = the mean
   annotator score at the picks, scaled to [0, 1].

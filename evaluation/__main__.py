@@ -106,19 +106,23 @@ def _check_record(path: Path, key: str, rec: dict[str, np.ndarray]) -> None:
     for name, arr in rec.items():
         if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             fail(name, f"expected numbers, got dtype {arr.dtype}")
-    n = rec["n_frames"]
-    if n.size != 1 or int(n.reshape(-1)[0]) != n.reshape(-1)[0] or n.reshape(-1)[0] <= 0:
+    n = rec["n_frames"].reshape(-1)
+    if n.size != 1 or not np.isfinite(n[0]) or n[0] != np.floor(n[0]) or n[0] <= 0:
         fail("n_frames", f"expected one positive whole number, got {n.tolist()!r}")
-    n_frames = int(n.reshape(-1)[0])
+    n_frames = int(n[0])
     rec["n_frames"] = np.int64(n_frames)
     cps = rec["change_points"]
     if cps.ndim != 2 or cps.shape[1] != 2 or cps.shape[0] == 0:
         fail("change_points", f"expected shape (n_shots, 2), got {cps.shape}")
+    if not np.all(np.isfinite(cps)) or np.any(cps != np.floor(cps)):
+        fail("change_points", "expected whole frame numbers")
     if np.any(cps[:, 0] < 0) or np.any(cps[:, 1] < cps[:, 0]) or np.any(cps[:, 0] >= n_frames):
         fail("change_points", f"every row must be [first, last] frames with 0 <= first <= last and first < n_frames ({n_frames})")
     picks = rec["picks"]
     if picks.ndim != 1 or picks.size == 0:
         fail("picks", f"expected a non-empty 1-D array, got shape {picks.shape}")
+    if not np.all(np.isfinite(picks)) or np.any(picks != np.floor(picks)):
+        fail("picks", "expected whole frame numbers")
     if picks[0] < 0 or picks[-1] > n_frames or np.any(np.diff(picks) <= 0):
         fail("picks", f"expected strictly increasing frame numbers within [0, {n_frames}]")
     users = rec["user_summary"]
@@ -219,11 +223,8 @@ def format_table(dataset: str, results: dict, means: dict) -> str:
         f"{'mean':<12} {means['f1_max']:8.2f} {means['f1_avg']:8.2f} "
         f"{means['kendall']:8.3f} {means['spearman']:9.3f}"
     )
-    headline = "F1 max" if dataset == "SumMe" else "F1 avg"
-    lines.append(
-        f"{dataset}, {len(results)} video(s). The paper's F1 for {dataset} is '{headline}' "
-        f"(max over users for SumMe, mean for TVSum)."
-    )
+    headline = "F1 max (best user)" if dataset == "SumMe" else "F1 avg (mean over users)"
+    lines.append(f"{dataset}, {len(results)} video(s); the usual F1 for {dataset} is {headline}.")
     return "\n".join(lines)
 
 

@@ -27,6 +27,9 @@ EXACT_LIMIT = 3000
 """Longest sequence segmented exhaustively; longer ones use the grid-then-refine approach."""
 
 _REFINE_SWEEPS = 10
+_CACHE_ELEMENTS = 65536   # float64 elements per working block (512 KiB, within a core's L2 cache)
+_MIN_BLOCK = 8            # fewest ends per block, to bound the Python overhead on long sequences
+_ROW_GROUP = 8            # programme rows computed together per pass over the table
 
 
 def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> np.ndarray:
@@ -88,37 +91,40 @@ def penalties(n: int, vmax: float) -> np.ndarray:
 
 def _frame_scatter_table(x: np.ndarray) -> np.ndarray:
     """Scatter of every frame segment, from the kernel X Xᵀ, with the original's operation order."""
-    n = x.shape[0]
     kernel = x @ x.T
     diag_prefix = np.cumsum(np.concatenate(([0.0], np.diag(kernel))))
-    box = np.zeros((n + 1, n + 1))
-    np.cumsum(kernel, axis=0, out=box[1:, 1:])
-    np.cumsum(box[1:, 1:], axis=1, out=kernel)
-    box[1:, 1:] = kernel
-    del kernel
-    return _scatter_table(diag_prefix, box, np.arange(n + 1, dtype=np.float64))
+    return _scatter_table(kernel, diag_prefix, np.arange(x.shape[0] + 1, dtype=np.float64))
 
 
-def _scatter_table(diag_prefix: np.ndarray, box: np.ndarray, length_prefix: np.ndarray) -> np.ndarray:
+def _scatter_table(kernel: np.ndarray, diag_prefix: np.ndarray, length_prefix: np.ndarray) -> np.ndarray:
     """``table[c, t]`` = scatter of units ``t..c`` (inclusive); ``+inf`` where ``t > c``.
 
-    A unit is a frame (exact path) or a block of frames (grid path).  ``diag_prefix`` are prefix sums
-    of the squared norms, ``box`` the (u+1, u+1) 2-D prefix sums of the unit kernel and
-    ``length_prefix`` the frame count before each unit.  Scatter = Σ‖x‖² − ‖Σx‖²/length, evaluated in
-    the same order as the original so that its float64 values, and hence its ties, are reproduced.
-    The table is stored end-major so that the dynamic programme reduces along contiguous rows.
+    A unit is a frame (exact path) or a block of frames (grid path).  ``kernel`` holds the unit
+    kernel (sums of frame kernels) and is overwritten with the table, so that one u×u buffer is the
+    whole memory cost; ``diag_prefix`` are prefix sums of the squared norms and ``length_prefix`` the
+    frame count before each unit.  Scatter = Σ‖x‖² − ‖Σx‖²/length, evaluated from the 2-D prefix
+    sums in the same order as the original so that its float64 values, and hence its ties, are
+    reproduced.  The table is end-major so that the dynamic programme reduces along contiguous rows.
     """
-    units = len(diag_prefix) - 1
-    box_diag = np.diag(box).copy()
-    numerator = np.add.outer(box_diag[1:], box_diag[:-1])
-    numerator -= box[1:, :-1]
-    numerator -= box[:-1, 1:].T
-    table = np.subtract.outer(length_prefix[1:], length_prefix[:-1])
+    units = kernel.shape[0]
+    cumulative = kernel
+    np.cumsum(cumulative, axis=0, out=cumulative)
+    np.cumsum(cumulative, axis=1, out=cumulative)
+    box_diag = np.concatenate(([0.0], np.diag(cumulative)))
+    chunk = max(1, _CACHE_ELEMENTS // units)
     with np.errstate(invalid="ignore", divide="ignore"):  # empty segments (t > c) are masked below
-        np.divide(numerator, table, out=numerator)
-    np.subtract.outer(diag_prefix[1:], diag_prefix[:-1], out=table)
-    table -= numerator
-    del numerator
+        for first in range(0, units, chunk):
+            last = min(first + chunk, units)
+            # numerator[c, t] = box[c+1, c+1] + box[t, t] - box[c+1, t] - box[t, c+1], where box is
+            # the prefix-sum table padded with a zero row and column (box[i, j] = cumulative[i-1, j-1]).
+            numerator = np.add.outer(box_diag[first + 1:last + 1], box_diag[:last])
+            numerator[:, 1:] -= cumulative[first:last, :last - 1]
+            numerator[:, 1:] -= cumulative[:last - 1, first:last].T
+            numerator /= np.subtract.outer(length_prefix[first + 1:last + 1], length_prefix[:last])
+            rows = np.subtract.outer(diag_prefix[first + 1:last + 1], diag_prefix[:last])
+            rows -= numerator
+            cumulative[first:last, :last] = rows
+    table = cumulative
     for end in range(units - 1):
         table[end, end + 1:] = np.inf
     return table
@@ -130,25 +136,32 @@ def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
 
     ``cost[k][c]`` is the least scatter of units ``0..c`` split by k change points; row k is
     ``min over t of table[c, t] + cost[k-1][t-1]`` (first minimum wins, as in the original).
-    Rows stop once no larger k can beat the best penalised cost.  ``unit_starts`` maps unit indices
-    to frames (the grid path); the exact path uses frames directly.
+    Rows stop once no larger k can beat the best penalised cost: every later cost is at least its
+    penalty (non-decreasing in k) plus the scatter of at most n segments, each no lower than the
+    table's minimum.  ``unit_starts`` maps unit indices to frames (the grid path).
     """
     units = table.shape[0]
     penalty = penalties(n_frames, vmax)
-    lowest_scatter = min(0.0, float(table.min()))
-    prev = table[:, 0].copy()
-    scores = [prev[-1]]
+    slack = 2.0 * min(0.0, float(table.min()))
+    previous = table[:, 0].copy()
+    scores = [previous[-1]]
     best_cost = scores[0] / float(n_frames) + penalty[0]
     pointers: list[np.ndarray] = []
-    buffer = np.empty(units * min(units, 256))
-    for k in range(1, units):
-        if penalty[k] + 2.0 * lowest_scatter > best_cost + 1e-9 * abs(best_cost):
-            break
-        current, pointer = _dp_row(table, prev, k, buffer)
-        pointers.append(pointer)
-        scores.append(current[-1])
-        best_cost = min(best_cost, current[-1] / float(n_frames) + penalty[k])
-        prev = current
+    k = 1
+    while k < units:
+        group = min(_ROW_GROUP, units - k)
+        values, group_pointers = _dp_rows(table, previous, k, group)
+        for offset in range(group):
+            if penalty[k + offset] + slack > best_cost + 1e-9 * abs(best_cost):
+                break
+            pointers.append(group_pointers[offset])
+            scores.append(values[offset, -1])
+            best_cost = min(best_cost, values[offset, -1] / float(n_frames) + penalty[k + offset])
+        else:
+            previous = values[-1]
+            k += group
+            continue
+        break
     costs = np.asarray(scores) / float(n_frames) + penalty[:len(scores)]
     count = int(np.argmin(costs))
     change_points = np.zeros(count, dtype=np.int64)
@@ -161,22 +174,34 @@ def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
     return change_points
 
 
-def _dp_row(table: np.ndarray, prev: np.ndarray, k: int, buffer: np.ndarray):
-    """One row of the programme: best cost and argmin start for every end ``c >= k``."""
+def _dp_rows(table: np.ndarray, previous: np.ndarray, k0: int, count: int):
+    """Rows ``k0 … k0+count-1`` of the programme, block by block over the ends.
+
+    Within one block of ends every row reads the same slice of the table, so the rows are computed
+    together while that slice is in cache; the arithmetic is the same as row after row.
+    Returns the rows' costs (count, units) and, per row, the argmin start for every end ``c >= k``.
+    """
     units = table.shape[0]
-    current = np.full(units, np.inf)
-    pointer = np.empty(units - k, dtype=np.int64)
-    width = max(64, -(-(units - k) // 8))
-    width = min(width, max(1, buffer.size // units))
-    for first in range(k, units, width):
+    values = np.full((count + 1, units), np.inf)
+    values[0] = previous
+    pointers = [np.empty(units - (k0 + g), dtype=np.int32) for g in range(count)]
+    width = max(_MIN_BLOCK, _CACHE_ELEMENTS // (units - k0))
+    buffer = np.empty(width * (units - k0))
+    row_index = np.arange(width)
+    for first in range(k0, units, width):
         last = min(first + width, units)
-        rows = last - first
-        candidates = buffer[:rows * (last - k)].reshape(rows, last - k)
-        np.add(table[first:last, k:last], prev[k - 1:last - 1], out=candidates)
-        arg = candidates.argmin(axis=1)
-        current[first:last] = candidates[np.arange(rows), arg]
-        pointer[first - k:last - k] = arg + k
-    return current, pointer
+        for g in range(count):
+            k = k0 + g
+            start = max(first, k)
+            if start >= last:
+                break
+            rows = last - start
+            candidates = buffer[:rows * (last - k)].reshape(rows, last - k)
+            np.add(table[start:last, k:last], values[g, k - 1:last - 1], out=candidates)
+            arg = candidates.argmin(axis=1)
+            values[g + 1, start:last] = candidates[row_index[:rows], arg]
+            pointers[g][start - k:last - k] = arg + k
+    return values[1:], pointers
 
 
 def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
@@ -186,16 +211,8 @@ def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
     unit_starts = np.unique(unit_starts)
     sums = np.add.reduceat(x, unit_starts[:-1], axis=0)
     squared = np.add.reduceat(np.einsum("ij,ij->i", x, x), unit_starts[:-1])
-    units = len(unit_starts) - 1
-    kernel = sums @ sums.T
-    box = np.zeros((units + 1, units + 1))
-    np.cumsum(kernel, axis=0, out=box[1:, 1:])
-    np.cumsum(box[1:, 1:], axis=1, out=kernel)
-    box[1:, 1:] = kernel
-    del kernel
-    table = _scatter_table(np.concatenate(([0.0], np.cumsum(squared))), box,
+    table = _scatter_table(sums @ sums.T, np.concatenate(([0.0], np.cumsum(squared))),
                            unit_starts.astype(np.float64))
-    del box
     coarse = _optimal_change_points(table, n, vmax, unit_starts=unit_starts)
     del table
     return _refine(x, coarse, radius=block)

@@ -1,0 +1,200 @@
+"""Every bad input of `python -m evaluation` is one readable error naming file, video and field."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from evaluation.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SUMME_H5 = FIXTURES / "eval_fixture_summe.h5"
+TVSUM_H5 = FIXTURES / "eval_fixture_tvsum.h5"
+REFERENCE = json.loads((FIXTURES / "eval_reference.json").read_text())
+
+
+def scores_for(dataset):
+    return {key: list(v["uniform"]["scores"]) for key, v in REFERENCE[dataset].items()}
+
+
+def write_json(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def run_main(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_error(code, err, *parts):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    for part in parts:
+        assert str(part) in lines[0], (part, lines[0])
+
+
+def copy_h5(tmp_path, source=SUMME_H5):
+    target = tmp_path / "videos.h5"
+    shutil.copy(source, target)
+    return target
+
+
+def test_malformed_json(tmp_path, capsys):
+    bad = tmp_path / "scores.json"
+    bad.write_text('{"video_1": [0.1, 0.2,')
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", bad)
+    assert_error(code, err, bad, "malformed JSON")
+
+
+def test_json_that_is_not_an_object(tmp_path, capsys):
+    bad = write_json(tmp_path / "scores.json", [[0.1, 0.2]])
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", bad)
+    assert_error(code, err, bad, "JSON object")
+
+
+def test_empty_scores_file(tmp_path, capsys):
+    bad = write_json(tmp_path / "scores.json", {})
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", bad)
+    assert_error(code, err, bad, "no videos")
+
+
+@pytest.mark.parametrize("value", ["0.5", [0.1, "x"], [], [0.1, True]])
+def test_scores_that_are_not_number_lists(tmp_path, capsys, value):
+    bad = write_json(tmp_path / "scores.json", {"video_1": value})
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", bad)
+    assert_error(code, err, bad, "'video_1'", "'scores'")
+
+
+def test_non_finite_score(tmp_path, capsys):
+    scores = scores_for("SumMe")
+    scores["video_8"][3] = float("nan")
+    bad = write_json(tmp_path / "scores.json", scores)
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", bad)
+    assert_error(code, err, bad, "'video_8'", "'scores'", "entry 3", "finite")
+
+
+def test_unknown_video_key(tmp_path, capsys):
+    scores = scores_for("SumMe")
+    scores["video_99"] = [0.5] * 10
+    path = write_json(tmp_path / "scores.json", scores)
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path)
+    assert_error(code, err, SUMME_H5, "'video_99'", "no such video")
+
+
+@pytest.mark.parametrize("delta", [-1, +1])
+def test_score_count_differs_from_picks(tmp_path, capsys, delta):
+    scores = scores_for("SumMe")
+    n = len(scores["video_12"])
+    scores["video_12"] = scores["video_12"][:-1] if delta < 0 else scores["video_12"] + [0.5]
+    path = write_json(tmp_path / "scores.json", scores)
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path)
+    assert_error(code, err, path, "'video_12'", "'scores'", f"{n + delta} scores", f"{n} picks")
+
+
+@pytest.mark.parametrize("field", ["change_points", "n_frames", "picks", "user_summary"])
+def test_missing_h5_field(tmp_path, capsys, field):
+    h5 = copy_h5(tmp_path)
+    with h5py.File(h5, "r+") as hdf:
+        del hdf["video_18"][field]
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
+    assert_error(code, err, h5, "'video_18'", f"'{field}'", "missing")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("change_points", np.zeros((3, 3), dtype=np.int64)),
+        ("change_points", np.array([[0, 10], [20, 5]])),
+        ("n_frames", np.array([1, 2])),
+        ("picks", np.array([0, 30, 15])),
+        ("user_summary", np.zeros(10)),
+    ],
+)
+def test_malformed_h5_field(tmp_path, capsys, field, value):
+    h5 = copy_h5(tmp_path)
+    with h5py.File(h5, "r+") as hdf:
+        del hdf["video_18"][field]
+        hdf["video_18"][field] = value
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
+    assert_error(code, err, h5, "'video_18'", f"'{field}'")
+
+
+def test_missing_h5_file(tmp_path, capsys):
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", tmp_path / "none.h5", "--scores", path)
+    assert_error(code, err, "none.h5", "no such file")
+
+
+def test_not_an_h5_file(tmp_path, capsys):
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", path, "--scores", path)
+    assert_error(code, err, path, "HDF5")
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "YouTube", "--h5", SUMME_H5, "--scores", path)
+    assert_error(code, err, "--dataset", "YouTube")
+
+
+def test_missing_annotation_file_for_tvsum(tmp_path, capsys):
+    path = write_json(tmp_path / "scores.json", scores_for("TVSum"))
+    missing = tmp_path / "ydata-anno.tsv"
+    code, _, err = run_main(
+        capsys, "--dataset", "TVSum", "--h5", TVSUM_H5, "--scores", path, "--annotations", missing
+    )
+    assert_error(code, err, missing, "not found")
+
+
+def test_video_without_annotations(tmp_path, capsys):
+    anno = tmp_path / "anno.tsv"
+    anno.write_text("a\tX\t1,2,3\nb\tX\t3,2,1\n")  # only video_1 and video_2
+    path = write_json(tmp_path / "scores.json", scores_for("TVSum"))
+    code, _, err = run_main(capsys, "--dataset", "TVSum", "--h5", TVSUM_H5, "--scores", path, "--annotations", anno)
+    assert_error(code, err, anno, "'video_5'", "'annotations'")
+
+
+def test_annotations_of_the_wrong_length(tmp_path, capsys):
+    anno = tmp_path / "anno.tsv"
+    anno.write_text("".join(f"id{i}\tX\t1,2,3,4,5\n" for i in range(1, 6)))
+    path = write_json(tmp_path / "scores.json", {"video_5": REFERENCE["TVSum"]["video_5"]["uniform"]["scores"]})
+    code, _, err = run_main(capsys, "--dataset", "TVSum", "--h5", TVSUM_H5, "--scores", path, "--annotations", anno)
+    assert_error(code, err, anno, "'video_5'", "'annotations'", "222 picks")
+
+
+def test_unwritable_output(tmp_path, capsys):
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    out = tmp_path / "no" / "such" / "folder" / "out.json"
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path, "--out", out)
+    assert_error(code, err, out, "cannot write")
+
+
+def test_error_through_the_real_command_has_no_traceback(tmp_path):
+    bad = tmp_path / "scores.json"
+    bad.write_text("not json")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluation", "--dataset", "SumMe", "--h5", str(SUMME_H5), "--scores", str(bad)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and str(bad) in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,55 @@
+"""Devices, seeds and the library versions a result depends on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when present, else the CPU; a named device that is missing is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device: {name!r} was asked for but CUDA is not available here; use --device cpu "
+                           "or --device auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device: {name!r} was asked for but MPS is not available here; use --device auto")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_deterministic(enabled: bool) -> None:
+    """PyTorch's deterministic switches (the CSTA model swaps in its own deterministic pooling backward)."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = False
+
+
+def library_versions() -> dict[str, str | None]:
+    import h5py
+    import scipy
+    import torchvision
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "h5py": h5py.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
+    }
