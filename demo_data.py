@@ -28,10 +28,11 @@ import h5py
 import numpy as np
 
 from dataset import FEATURE_DIM, canonical_dataset_name, splits_path
+from evaluation.knapsack import knapsack
 
 PathLike = Union[str, Path]
 
-DEMO_GENERATOR_VERSION = 1
+DEMO_GENERATOR_VERSION = 2
 """Raise when the generated data changes, so that `ensure_demo_dataset` regenerates old copies."""
 
 DEFAULT_DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
@@ -218,31 +219,11 @@ def _project(vectors: np.ndarray, basis_rows: np.ndarray) -> np.ndarray:
 # keyshot summaries
 
 
-def _knapsack(values: np.ndarray, weights: np.ndarray, capacity: int) -> np.ndarray:
-    """0/1 knapsack: which items to take (bool) for the largest total value within capacity."""
-    best = np.zeros(capacity + 1)
-    taken = np.zeros((len(values), capacity + 1), dtype=bool)
-    for item, (value, weight) in enumerate(zip(values, weights)):
-        if weight > capacity:
-            continue
-        with_item = best[:capacity + 1 - weight] + value
-        better = with_item > best[weight:]
-        taken[item, weight:] = better
-        best[weight:] = np.where(better, with_item, best[weight:])
-    chosen = np.zeros(len(values), dtype=bool)
-    remaining = capacity
-    for item in range(len(values) - 1, -1, -1):
-        if taken[item, remaining]:
-            chosen[item] = True
-            remaining -= int(weights[item])
-    return chosen
-
-
 def _keyshot_summary(frame_scores: np.ndarray, change_points: np.ndarray) -> np.ndarray:
     """0/1 per frame: the shots of highest mean score filling 15% of the video."""
     lengths = change_points[:, 1] - change_points[:, 0] + 1
     sums = np.add.reduceat(frame_scores, change_points[:, 0])
-    chosen = _knapsack(sums / lengths, lengths, int(len(frame_scores) * SUMMARY_BUDGET))
+    chosen = knapsack(sums / lengths, lengths, int(len(frame_scores) * SUMMARY_BUDGET))
     summary = np.zeros(len(frame_scores), dtype=np.float32)
     for start, end in change_points[chosen]:
         summary[start:end + 1] = 1.0

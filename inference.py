@@ -14,7 +14,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import dataset as eccv16
+import evaluation
 from config import Config, ConfigError
 from model import build_model, describe_parameters
 from training import load_bundle, load_checkpoint, resolve_device, score_split
@@ -83,7 +86,23 @@ def score_dataset(config: Config, source, *, use_record: bool, device) -> dict:
     final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits)
              for key in ("kendall", "spearman", "f1_max", "f1_avg")}
     final["f1"] = final[convention]
-    return {"h5": str(source.h5_path), "f1_convention": convention, "splits": splits, "final": final}
+    baseline = random_baseline(bundle, config.splits)
+    baseline["f1"] = baseline[convention]
+    return {"h5": str(source.h5_path), "f1_convention": convention, "splits": splits, "final": final,
+            "random_scores": baseline}
+
+
+def random_baseline(bundle, splits, seed: int = 0) -> dict:
+    """The same test videos scored with uniform random scores: the level a model must beat."""
+    rng = np.random.default_rng(seed)
+    per_split = []
+    for split in splits:
+        _, test_records = bundle.split(split)
+        scores = [evaluation.evaluate_video(bundle.name, rng.random(r.n_steps), change_points=r.change_points,
+                                            n_frames=r.n_frames, picks=r.picks, user_summary=r.user_summary,
+                                            annotations=bundle.annotations_for(r.key)) for r in test_records]
+        per_split.append(evaluation.mean_scores(scores))
+    return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
 
 
 def main(argv=None) -> int:
@@ -97,8 +116,12 @@ def main(argv=None) -> int:
     except (eccv16.DatasetError, MissingCheckpoint, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = [(name, r["final"]["kendall"], r["final"]["spearman"], f1_percent(r["final"]["f1"]),
-             F1_CONVENTION[name].replace("f1_", "")) for name, r in results.items()]
+    rows = []
+    for name, r in results.items():
+        rows.append((name, r["final"]["kendall"], r["final"]["spearman"], f1_percent(r["final"]["f1"]),
+                     F1_CONVENTION[name].replace("f1_", "")))
+        rows.append((f"  random scores", r["random_scores"]["kendall"], r["random_scores"]["spearman"],
+                     f1_percent(r["random_scores"]["f1"]), ""))
     print()
     print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", "F1 over users"), rows,
                 title=f"Mean over splits {', '.join(map(str, config.splits))}"))

@@ -1,12 +1,13 @@
 """Kernel temporal segmentation: speed against the original, and a long sequence.
 
 Times :func:`evaluation.kts.boundaries` on the fixture cases of ``tests/fixtures/kts_reference.json``
-(whose ``seconds`` were measured with the original KTS on this machine), checks the change points,
-and times a plain-loop transcription of the original programme on the same inputs now, so that the
-speed-up is also measured under today's load.  Then segments a synthetic 20,000-frame sequence with
-planted scene changes and reports time and peak memory.
+(whose ``seconds`` were measured with the original KTS on this machine, progress bars included),
+checks the change points, and times a plain-loop transcription of the original programme (no
+progress bars) on the same inputs now, so that the speed-up is also measured under today's load.
+Then times the exact path on 1,500 and 3,000 synthetic frames, and segments a synthetic
+20,000-frame sequence with planted scene changes, reporting time and peak memory.
 
-    python -m benchmarks.kts [--repeats 5] [--long 20000] [--dim 1024]
+    python -m benchmarks.kts [--repeats 5] [--exact-sizes 1500,3000] [--long 20000] [--dim 1024]
 """
 
 from __future__ import annotations
@@ -120,6 +121,23 @@ def fixture_cases(repeats: int, loop_baseline: bool) -> bool:
     return all_match
 
 
+ORIGINAL_SECONDS = {1500: 13.7, 3000: 97.0}
+"""The original's KTS on 1,500 and 3,000 frames on this machine (as measured when the task was set)."""
+
+
+def exact_sizes(sizes, dim: int) -> None:
+    print(f"\nExact path on synthetic sequences ({dim}-d, planted scene changes):")
+    for n in sizes:
+        x, cuts = planted_sequence(n, dim, seed=2)
+        started = time.perf_counter()
+        found = boundaries(x)
+        elapsed = time.perf_counter() - started
+        original = ORIGINAL_SECONDS.get(n)
+        versus = f", original {original:.1f} s -> {original / elapsed:.0f}x" if original else ""
+        print(f"  n={n}: {elapsed:.2f} s{versus}; {len(found)} change points, "
+              f"planted recovered exactly: {np.array_equal(found, cuts)}")
+
+
 def long_sequence(n: int, dim: int) -> None:
     x, cuts = planted_sequence(n, dim, seed=1)
     tracemalloc.start()
@@ -142,11 +160,16 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats per fixture case (best kept)")
     parser.add_argument("--long", type=int, default=20000, help="frames in the synthetic long sequence (0: skip)")
     parser.add_argument("--dim", type=int, default=1024, help="feature dimension of the long sequence")
+    parser.add_argument("--exact-sizes", default="1500,3000",
+                        help="comma-separated lengths for exact-path timings ('' to skip)")
     parser.add_argument("--no-loop-baseline", action="store_true",
                         help="skip timing the plain-loop transcription of the original (about 4 s)")
     args = parser.parse_args(argv)
     print(f"{platform.processor() or platform.machine()}, numpy {np.__version__}, python {platform.python_version()}")
     all_match = fixture_cases(args.repeats, not args.no_loop_baseline)
+    sizes = [int(v) for v in args.exact_sizes.split(",") if v.strip()]
+    if sizes:
+        exact_sizes(sizes, 256)
     if args.long:
         long_sequence(args.long, args.dim)
     return 0 if all_match else 1

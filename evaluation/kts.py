@@ -41,12 +41,12 @@ def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> n
 
     For longer sequences the frames are grouped into ``ceil(n / exact_limit)``-frame blocks, the
     original objective (scatter of the frames, penalty with the true n) is minimised exactly over
-    segmentations whose boundaries fall between blocks, and then every boundary is moved, one at a
-    time, to the best position within one block on either side until no move lowers the scatter.
-    The result can differ from the exhaustive one: an optimal boundary may be missed when the grid
-    optimum has a different structure, the number of change points is chosen from the grid-restricted
-    scatters (which are never below the exhaustive ones, so it can be lower), and the refinement is
-    local.
+    segmentations whose boundaries fall between blocks; then, at full resolution, every boundary is
+    moved, one at a time, to the best position within one block on either side, and boundaries whose
+    removal lowers the penalised objective are dropped, until neither move helps.  The result can
+    differ from the exhaustive one: the grid optimum may have a different structure (a segment
+    shorter than a block can be missed), the number of change points is chosen from grid-restricted
+    scatters and then only lowered, and the refinement is local.
     """
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2:
@@ -111,19 +111,25 @@ def _scatter_table(kernel: np.ndarray, diag_prefix: np.ndarray, length_prefix: n
     np.cumsum(cumulative, axis=0, out=cumulative)
     np.cumsum(cumulative, axis=1, out=cumulative)
     box_diag = np.concatenate(([0.0], np.diag(cumulative)))
-    chunk = max(1, _CACHE_ELEMENTS // units)
+    chunk = min(units, max(1, _CACHE_ELEMENTS // units))
+    numerator_buffer = np.empty(chunk * units)
+    work_buffer = np.empty(chunk * units)
     with np.errstate(invalid="ignore", divide="ignore"):  # empty segments (t > c) are masked below
         for first in range(0, units, chunk):
             last = min(first + chunk, units)
+            shape = (last - first, last)
             # numerator[c, t] = box[c+1, c+1] + box[t, t] - box[c+1, t] - box[t, c+1], where box is
             # the prefix-sum table padded with a zero row and column (box[i, j] = cumulative[i-1, j-1]).
-            numerator = np.add.outer(box_diag[first + 1:last + 1], box_diag[:last])
+            numerator = numerator_buffer[:shape[0] * shape[1]].reshape(shape)
+            work = work_buffer[:shape[0] * shape[1]].reshape(shape)
+            np.add.outer(box_diag[first + 1:last + 1], box_diag[:last], out=numerator)
             numerator[:, 1:] -= cumulative[first:last, :last - 1]
             numerator[:, 1:] -= cumulative[:last - 1, first:last].T
-            numerator /= np.subtract.outer(length_prefix[first + 1:last + 1], length_prefix[:last])
-            rows = np.subtract.outer(diag_prefix[first + 1:last + 1], diag_prefix[:last])
-            rows -= numerator
-            cumulative[first:last, :last] = rows
+            np.subtract.outer(length_prefix[first + 1:last + 1], length_prefix[:last], out=work)
+            numerator /= work
+            np.subtract.outer(diag_prefix[first + 1:last + 1], diag_prefix[:last], out=work)
+            work -= numerator
+            cumulative[first:last, :last] = work
     table = cumulative
     for end in range(units - 1):
         table[end, end + 1:] = np.inf
@@ -147,10 +153,11 @@ def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
     scores = [previous[-1]]
     best_cost = scores[0] / float(n_frames) + penalty[0]
     pointers: list[np.ndarray] = []
+    buffer = np.empty(min(units, max(_MIN_BLOCK, _CACHE_ELEMENTS // units)) * units)
     k = 1
     while k < units:
         group = min(_ROW_GROUP, units - k)
-        values, group_pointers = _dp_rows(table, previous, k, group)
+        values, group_pointers = _dp_rows(table, previous, k, group, buffer)
         for offset in range(group):
             if penalty[k + offset] + slack > best_cost + 1e-9 * abs(best_cost):
                 break
@@ -174,19 +181,19 @@ def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
     return change_points
 
 
-def _dp_rows(table: np.ndarray, previous: np.ndarray, k0: int, count: int):
+def _dp_rows(table: np.ndarray, previous: np.ndarray, k0: int, count: int, buffer: np.ndarray):
     """Rows ``k0 … k0+count-1`` of the programme, block by block over the ends.
 
     Within one block of ends every row reads the same slice of the table, so the rows are computed
-    together while that slice is in cache; the arithmetic is the same as row after row.
+    together while that slice is in cache; the arithmetic is the same as row after row.  ``buffer``
+    is scratch space reused across calls (fresh pages are slow to fault in).
     Returns the rows' costs (count, units) and, per row, the argmin start for every end ``c >= k``.
     """
     units = table.shape[0]
     values = np.full((count + 1, units), np.inf)
     values[0] = previous
     pointers = [np.empty(units - (k0 + g), dtype=np.int32) for g in range(count)]
-    width = max(_MIN_BLOCK, _CACHE_ELEMENTS // (units - k0))
-    buffer = np.empty(width * (units - k0))
+    width = min(buffer.size // (units - k0), units - k0)
     row_index = np.arange(width)
     for first in range(k0, units, width):
         last = min(first + width, units)
@@ -215,33 +222,61 @@ def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
                            unit_starts.astype(np.float64))
     coarse = _optimal_change_points(table, n, vmax, unit_starts=unit_starts)
     del table
-    return _refine(x, coarse, radius=block)
+    return _local_search(x, coarse, radius=block, vmax=vmax)
 
 
-def _refine(x: np.ndarray, change_points: np.ndarray, radius: int) -> np.ndarray:
-    """Move each boundary within ±radius frames to where its two segments scatter least."""
+def _local_search(x: np.ndarray, change_points: np.ndarray, radius: int, vmax: float) -> np.ndarray:
+    """Improve grid change points at full resolution on the original's penalised objective.
+
+    Alternates two moves until neither helps: shift each boundary, one at a time, within ±radius
+    frames to where its two segments scatter least; drop the boundary whose removal lowers
+    ``scatter / n + penalty(m)`` the most (a scene change inside a block can make the grid isolate
+    that block with two boundaries; once one of them sits on the change, the other is redundant).
+    """
     n = x.shape[0]
     prefix = np.zeros((n + 1, x.shape[1]))
     np.cumsum(x, axis=0, out=prefix[1:])
     norms = np.concatenate(([0.0], np.cumsum(np.einsum("ij,ij->i", x, x))))
-    cps = change_points.copy()
+    penalty = penalties(n, vmax)
 
-    def scatter(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    def scatter(starts, stops):
         sums = prefix[stops] - prefix[starts]
         return (norms[stops] - norms[starts]) - np.einsum("ij,ij->i", sums, sums) / (stops - starts)
 
-    for _ in range(_REFINE_SWEEPS):
-        moved = False
-        for i in range(len(cps)):
-            left = cps[i - 1] if i > 0 else 0
-            right = cps[i + 1] if i + 1 < len(cps) else n
-            options = np.arange(max(left + 1, cps[i] - radius), min(right - 1, cps[i] + radius) + 1)
-            costs = scatter(np.full(len(options), left), options) + scatter(options, np.full(len(options), right))
-            here = int(np.flatnonzero(options == cps[i])[0])
-            best = int(np.argmin(costs))
-            if costs[best] < costs[here]:
-                cps[i] = options[best]
-                moved = True
-        if not moved:
-            break
-    return cps
+    def shift_each(cps):
+        for _ in range(_REFINE_SWEEPS):
+            moved = False
+            for i in range(len(cps)):
+                left = cps[i - 1] if i > 0 else 0
+                right = cps[i + 1] if i + 1 < len(cps) else n
+                options = np.arange(max(left + 1, cps[i] - radius), min(right - 1, cps[i] + radius) + 1)
+                costs = scatter(np.full(len(options), left), options) + \
+                    scatter(options, np.full(len(options), right))
+                best = int(np.argmin(costs))
+                if costs[best] < costs[options == cps[i]][0]:
+                    cps[i] = options[best]
+                    moved = True
+            if not moved:
+                return cps
+        return cps
+
+    def drop_redundant(cps):
+        dropped = False
+        while len(cps):
+            edges = np.concatenate(([0], cps, [n]))
+            left, middle, right = edges[:-2], edges[1:-1], edges[2:]
+            added_scatter = scatter(left, right) - scatter(left, middle) - scatter(middle, right)
+            change = added_scatter / float(n) + (penalty[len(cps) - 1] - penalty[len(cps)])
+            worst = int(np.argmin(change))
+            if change[worst] >= 0:
+                break
+            cps = np.delete(cps, worst)
+            dropped = True
+        return cps, dropped
+
+    cps = change_points.copy()
+    while True:
+        cps = shift_each(cps)
+        cps, dropped = drop_redundant(cps)
+        if not dropped:
+            return cps

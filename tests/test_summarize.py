@@ -1,0 +1,198 @@
+"""``summarize.py`` end to end on a synthetic video with planted scene changes, and its bad inputs."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+import summarize
+from config import Config
+from model import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = [22, 17, 24, 16, 21, 20]          # frames per planted scene: cuts at 22, 39, 63, 79, 100
+SAMPLE_RATE = 4
+VMAX = 0.02   # random-network features tell scenes apart by a few percent of cosine similarity
+FPS = 25
+
+
+def write_planted_video(path, scene_lengths, size=(64, 48), fps=FPS, seed=0):
+    """One colour and texture per scene, fresh noise on every frame."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for length in scene_lengths:
+            colour, texture = rng.integers(0, 256, 3), rng.integers(0, 256, (height, width, 3))
+            for _ in range(length):
+                image = 0.6 * colour + 0.4 * texture + rng.normal(0, 8, (height, width, 3))
+                frame = av.VideoFrame.from_ndarray(image.clip(0, 255).astype(np.uint8), format="rgb24")
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def count_frames(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate, size = stream.average_rate, (stream.codec_context.width, stream.codec_context.height)
+        return sum(1 for _ in container.decode(stream)), rate, size
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "csta.pt"
+    torch.save(build_model(Config(), pretrained=False).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, checkpoint):
+    """One call of summarize.py with a good video and every kind of bad input."""
+    folder = tmp_path_factory.mktemp("inputs")
+    good = folder / "scenes.mp4"
+    write_planted_video(good, SCENES)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("not a video\n" * 20)
+    write_planted_video(folder / "whole.mp4", [40, 40], seed=1)
+    data = (folder / "whole.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "whole.mp4").unlink()
+    out = tmp_path_factory.mktemp("out")
+    inputs = [good, folder / "missing.mp4", folder / "empty.mp4", folder / "notes.mp4", folder / "truncated.mp4"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "summarize.py"), *map(str, inputs), "--weights", str(checkpoint),
+         "--out", str(out), "--no-pretrained", "--sample-rate", str(SAMPLE_RATE), "--vmax", str(VMAX),
+         "--device", "cpu", "--timings"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return result, out
+
+
+def test_bad_inputs_are_named_and_the_good_one_succeeds(run):
+    result, out = run
+    assert result.returncode == 1, result.stderr
+    for name in ("missing.mp4", "empty.mp4", "notes.mp4", "truncated.mp4"):
+        assert name in result.stderr
+    assert "no such file" in result.stderr
+    assert "file is empty" in result.stderr
+    assert "1 of 5 input(s) summarised" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["scenes.json", "scenes.png", "scenes.summary.mp4"]
+
+
+def test_shots_line_up_with_planted_cuts(run):
+    _, out = run
+    record = json.loads((out / "scenes.json").read_text())
+    planted = np.cumsum(SCENES)[:-1]
+    starts = np.array([shot["start_frame"] for shot in record["shots"]][1:])
+    assert len(starts) == len(planted)
+    assert np.all(np.abs(starts - planted) <= SAMPLE_RATE)
+    assert record["frames"] == sum(SCENES)
+    ends = [shot["end_frame"] for shot in record["shots"]]
+    assert ends[-1] == sum(SCENES) - 1
+    assert [s["start_frame"] for s in record["shots"][1:]] == [e + 1 for e in ends[:-1]]
+
+
+def test_summary_video_holds_the_selected_frames(run):
+    _, out = run
+    record = json.loads((out / "scenes.json").read_text())
+    selected = [shot for shot in record["shots"] if shot["selected"]]
+    assert selected and [s["index"] for s in selected] == record["selected_shots"]
+    expected = sum(shot["frames"] for shot in selected)
+    assert expected == record["summary"]["frames"] <= record["summary"]["budget_frames"]
+    frames, rate, size = count_frames(out / "scenes.summary.mp4")
+    assert frames == expected
+    assert rate == FPS and size == (64, 48)
+    assert record["settings"]["sample_rate"] == SAMPLE_RATE and record["settings"]["ratio"] == 0.15
+    assert len(record["steps"]["scores"]) == -(-sum(SCENES) // SAMPLE_RATE)
+
+
+def test_plot_is_written(run):
+    _, out = run
+    assert (out / "scenes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_timings_table_lists_every_stage(run):
+    result, _ = run
+    for stage in ("decode", "features", "kts", "scoring", "encode"):
+        assert f"  {stage} " in result.stdout
+
+
+def test_offline_without_imagenet_weights_names_the_file(tmp_path, monkeypatch, capsys, checkpoint):
+    def no_internet(url, *args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_internet)
+    video = tmp_path / "clip.mp4"
+    write_planted_video(video, [5])
+    status = summarize.main([str(video), "--weights", str(checkpoint), "--out", str(tmp_path / "out"),
+                             "--device", "cpu", "--quiet"])
+    message = capsys.readouterr().err
+    assert status == 1
+    assert "googlenet-1378be20.pth" in message
+    assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert "--no-pretrained" in message
+
+
+def test_video_shorter_than_one_sample_gives_a_clear_result(tmp_path, capsys, checkpoint):
+    video = tmp_path / "blink.mp4"
+    write_planted_video(video, [6])
+    status = summarize.main([str(video), "--weights", str(checkpoint), "--out", str(tmp_path),
+                             "--no-pretrained", "--device", "cpu", "--quiet"])
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "no shot fits" in output
+    record = json.loads((tmp_path / "blink.json").read_text())
+    assert record["frames"] == 6 and len(record["shots"]) == 1
+    assert record["summary"]["video"] is None and not (tmp_path / "blink.summary.mp4").exists()
+    assert (tmp_path / "blink.png").exists()
+
+
+def test_outputs_never_overwrite_inputs(tmp_path, capsys, checkpoint):
+    write_planted_video(tmp_path / "clip.mp4", [5])
+    write_planted_video(tmp_path / "clip.summary.mp4", [5], seed=2)
+    before = (tmp_path / "clip.summary.mp4").read_bytes()
+    status = summarize.main([str(tmp_path), "--weights", str(checkpoint), "--out", str(tmp_path),
+                             "--no-pretrained", "--device", "cpu", "--quiet"])
+    error = capsys.readouterr().err
+    assert status == 1
+    assert "refusing to write" in error and "clip.summary.mp4" in error
+    assert (tmp_path / "clip.summary.mp4").read_bytes() == before
+
+
+def test_same_names_in_two_folders_do_not_overwrite_each_other(tmp_path):
+    claimed = {}
+    inputs = {tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"}
+    summarize.plan_outputs(tmp_path / "a" / "clip.mp4", tmp_path / "out", inputs, claimed)
+    with pytest.raises(summarize.OutputConflict, match="would overwrite"):
+        summarize.plan_outputs(tmp_path / "b" / "clip.mp4", tmp_path / "out", inputs, claimed)
+
+
+def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
+    for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    videos, problems = summarize.collect_inputs([str(tmp_path), str(tmp_path / "empty")])
+    assert [p.name for p in videos] == ["a.mkv", "b.MP4", "c.webm"]
+    assert len(problems) == 1 and "empty" in problems[0]
+
+
+def test_missing_checkpoint_is_reported(tmp_path, capsys):
+    status = summarize.main([str(tmp_path), "--weights", str(tmp_path / "nope.pt"), "--out",
+                             str(tmp_path / "out"), "--no-pretrained", "--device", "cpu"])
+    assert status == 1
+    assert "nope.pt" in capsys.readouterr().err
+
+
+def test_temporary_files_are_not_left_behind(run):
+    _, out = run
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert os.listdir(out)

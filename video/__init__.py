@@ -1,0 +1,19 @@
+"""Summarising your own videos with CSTA: decoding and encoding (PyAV), GoogLeNet features, scoring,
+the per-video pipeline and its outputs.  ``summarize.py`` is the command line; see docs/summarize.md.
+"""
+
+from .io import VIDEO_EXTENSIONS, VideoError, VideoInfo, iter_frames, probe, write_selected_frames
+from .pipeline import STAGES, StageTimes, VideoSummary, analyse
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "VideoError",
+    "VideoInfo",
+    "iter_frames",
+    "probe",
+    "write_selected_frames",
+    "STAGES",
+    "StageTimes",
+    "VideoSummary",
+    "analyse",
+]
