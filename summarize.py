@@ -182,7 +182,10 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise SystemExit(f"error: --device {name}: {error}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"error: --device {name}: CUDA is not available here (use --device cpu)")
     return device

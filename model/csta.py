@@ -102,6 +102,25 @@ class CSTA(nn.Module):
         raise ValueError(f"expected (T, {FEATURE_WIDTH}) or (1, 3, T, {FEATURE_WIDTH}) features, "
                          f"got {tuple(features.shape)}")
 
+    def _stack_and_key(self, features: torch.Tensor, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input stack with its CLS rows, and its key embedding.
+
+        The three channels of a ``(T, 1024)`` input are copies, so the key embedding of the video's rows
+        is computed once and shared; only the CLS rows differ per channel.
+        """
+        shared = features.dim() == 2
+        if not shared:
+            x = torch.cat((self.CLS.to(stack.dtype), stack), dim=2) if self.config.CLS_on else stack
+            return x, (self.key_embedding(x) if hasattr(self, "key_embedding") else x)
+        rows = features.unsqueeze(0).unsqueeze(0)                         # (1, 1, T, W)
+        key_rows = self.key_embedding(rows) if hasattr(self, "key_embedding") else rows
+        x, key = rows.expand(1, 3, -1, -1), key_rows.expand(1, 3, -1, -1)
+        if self.config.CLS_on:
+            cls = self.CLS.to(stack.dtype)
+            x = torch.cat((cls, x), dim=2)
+            key = torch.cat((self.key_embedding(cls) if hasattr(self, "key_embedding") else cls, key), dim=2)
+        return x, key
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         c = self.config
         x = self._as_stack(features)
@@ -114,15 +133,15 @@ class CSTA(nn.Module):
 
         if transformer_way:
             x = self.Positional_encoding_embedding(x)
-        if c.CLS_on:
-            x = torch.cat((self.CLS.to(x.dtype), x), dim=2)
-        if transformer_way:
+            if c.CLS_on:
+                x = torch.cat((self.CLS.to(x.dtype), x), dim=2)
             if c.Positional_encoding is not None:
                 x = self.Positional_encoding_op(x)
             if c.Dropout_on:
                 x = self.dropout(x)
-
-        key = self.key_embedding(x) if hasattr(self, "key_embedding") else x
+            key = self.key_embedding(x) if hasattr(self, "key_embedding") else x
+        else:
+            x, key = self._stack_and_key(features, x)
         attention = self.cnn(key)                                         # (R, D)
 
         if c.Skip_connection == "KC":

@@ -51,14 +51,15 @@ class StageTimes:
         lines = [f"Throughput on {device} ({self.video_frames} video frames):",
                  f"  {'stage':<9} {'seconds':>8} {'items':>8} {'unit':<8} {'items/s':>9} {'video frames/s':>15}"]
         for stage in STAGES:
-            seconds = self.seconds[stage]
-            rate = self.items[stage] / seconds if seconds > 0 else float("inf")
-            frames = self.video_frames / seconds if seconds > 0 else float("inf")
-            lines.append(f"  {stage:<9} {seconds:>8.2f} {self.items[stage]:>8} {units[stage]:<8} "
-                         f"{rate:>9.1f} {frames:>15.1f}")
+            seconds, items = self.seconds[stage], self.items[stage]
+            if seconds > 0 and items:
+                lines.append(f"  {stage:<9} {seconds:>8.2f} {items:>8} {units[stage]:<8} "
+                             f"{items / seconds:>9.1f} {self.video_frames / seconds:>15.1f}")
+            else:
+                lines.append(f"  {stage:<9} {seconds:>8.2f} {items:>8} {units[stage]:<8} {'-':>9} {'-':>15}")
         total = sum(self.seconds.values())
         lines.append(f"  {'total':<9} {total:>8.2f} {'':>8} {'':<8} {'':>9} "
-                     f"{self.video_frames / total if total else float('inf'):>15.1f}")
+                     f"{self.video_frames / total if total else 0.0:>15.1f}")
         return "\n".join(lines)
 
 
