@@ -99,9 +99,10 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, sample_rate:
     steps = len(features)
     sample_frames = np.arange(steps, dtype=np.int64) * sample_rate
 
-    with times.measure("kts", steps):
+    name = info.path.name
+    with _stage_bar(f"{name}: shots (KTS)", progress), times.measure("kts", steps):
         shots = boundaries_to_shots(boundaries(features, vmax=vmax) * sample_rate, n_frames)
-    with times.measure("scoring", steps):
+    with _stage_bar(f"{name}: scoring", progress), times.measure("scoring", steps):
         step_scores = np.asarray(score(features), dtype=np.float64).reshape(-1)
     if step_scores.shape != (steps,):
         raise ValueError(f"the scorer returned {step_scores.size} scores for {steps} steps")
@@ -142,3 +143,11 @@ def _sampled_features(info: VideoInfo, extract: Callable, sample_rate: int, time
     times.items["decode"] += n_frames
     times.video_frames += n_frames
     return np.concatenate(chunks).astype(np.float32, copy=False), n_frames
+
+
+@contextmanager
+def _stage_bar(description: str, progress: bool):
+    """A one-step bar naming a stage that runs as a single call."""
+    with tqdm(total=1, desc=description, disable=not progress, leave=False) as bar:
+        yield
+        bar.update()
