@@ -2,7 +2,8 @@
 
     python summarize.py INPUT [INPUT ...] --weights weights/SumMe/split4.pt --out summaries/
 
-INPUT is a video file or a folder of them (mp4, avi, mkv, webm, mov; not searched recursively).
+INPUT is a video file or a folder of them (mp4, avi, mkv, webm, mov; not searched recursively;
+earlier ``*.summary.mp4`` outputs in a folder are skipped).
 For every video NAME this writes, in --out:
 
 * ``NAME.summary.mp4``: the selected shots, same frame rate and size (no audio);
@@ -29,6 +30,9 @@ from video.pipeline import StageTimes, VideoSummary, analyse
 from video.plot import importance_figure
 from video.report import summary_record, write_json
 from video.scoring import CheckpointError, CstaScorer
+
+
+SUMMARY_SUFFIX = ".summary.mp4"
 
 
 class OutputConflict(Exception):
@@ -116,12 +120,17 @@ def main(argv=None) -> int:
 
 
 def collect_inputs(arguments) -> tuple[list[Path], list[str]]:
-    """Videos named directly or found in folders (sorted); problems as messages naming the path."""
+    """Videos named directly or found in folders (sorted); problems as messages naming the path.
+
+    Folders are searched for video extensions, skipping earlier summaries (``*.summary.mp4``) so that
+    a folder can be summarised into itself more than once.
+    """
     videos, problems = [], []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                           and not p.name.endswith(SUMMARY_SUFFIX))
             if not found:
                 problems.append(f"{path}: folder holds no {', '.join(VIDEO_EXTENSIONS)} files")
             videos.extend(found)
@@ -137,7 +146,7 @@ def collect_inputs(arguments) -> tuple[list[Path], list[str]]:
 def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Path, Path]) -> dict[str, Path]:
     """The three output paths of ``video``; refuses any that is an input or another video's output."""
     outputs = {
-        "video": out_dir / f"{video.stem}.summary.mp4",
+        "video": out_dir / f"{video.stem}{SUMMARY_SUFFIX}",
         "json": out_dir / f"{video.stem}.json",
         "plot": out_dir / f"{video.stem}.png",
     }

@@ -15,6 +15,7 @@ import torch
 import summarize
 from config import Config
 from model import build_model
+from video.io import probe, write_selected_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = [22, 17, 24, 16, 21, 20]          # frames per planted scene: cuts at 22, 39, 63, 79, 100
@@ -23,13 +24,13 @@ VMAX = 0.02   # random-network features tell scenes apart by a few percent of co
 FPS = 25
 
 
-def write_planted_video(path, scene_lengths, size=(64, 48), fps=FPS, seed=0):
+def write_planted_video(path, scene_lengths, size=(64, 48), fps=FPS, seed=0, pixel_format="yuv420p"):
     """One colour and texture per scene, fresh noise on every frame."""
     rng = np.random.default_rng(seed)
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, pixel_format
         for length in scene_lengths:
             colour, texture = rng.integers(0, 256, 3), rng.integers(0, 256, (height, width, 3))
             for _ in range(length):
@@ -160,7 +161,8 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys, checkpoint):
     write_planted_video(tmp_path / "clip.mp4", [5])
     write_planted_video(tmp_path / "clip.summary.mp4", [5], seed=2)
     before = (tmp_path / "clip.summary.mp4").read_bytes()
-    status = summarize.main([str(tmp_path), "--weights", str(checkpoint), "--out", str(tmp_path),
+    status = summarize.main([str(tmp_path / "clip.mp4"), str(tmp_path / "clip.summary.mp4"),
+                             "--weights", str(checkpoint), "--out", str(tmp_path),
                              "--no-pretrained", "--device", "cpu", "--quiet"])
     error = capsys.readouterr().err
     assert status == 1
@@ -177,7 +179,7 @@ def test_same_names_in_two_folders_do_not_overwrite_each_other(tmp_path):
 
 
 def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
-    for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm"):
+    for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm", "a.summary.mp4"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "empty").mkdir()
     videos, problems = summarize.collect_inputs([str(tmp_path), str(tmp_path / "empty")])
@@ -196,3 +198,11 @@ def test_temporary_files_are_not_left_behind(run):
     _, out = run
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert os.listdir(out)
+
+
+def test_odd_frame_sizes_are_kept(tmp_path):
+    write_planted_video(tmp_path / "odd.mp4", [30, 30, 30], size=(65, 49), pixel_format="yuv444p")
+    keep = np.zeros(90, dtype=np.uint8)
+    keep[10:20] = 1
+    assert write_selected_frames(probe(tmp_path / "odd.mp4"), tmp_path / "odd.summary.mp4", keep) == 10
+    assert count_frames(tmp_path / "odd.summary.mp4") == (10, FPS, (65, 49))

@@ -26,6 +26,13 @@ def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple
     return folder / f"split{split}.pt", folder / f"split{split}.json"
 
 
+def _file_mode() -> int:
+    """The permissions ``open()`` gives a new file (0o666 less the umask); mkstemp's own are 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write through ``write(file)`` into a temporary sibling, flush it to disk, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +42,7 @@ def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb")
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

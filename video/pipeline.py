@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evaluation.kts import boundaries, boundaries_to_shots
-from evaluation.summary import frame_scores, select_keyshots, shot_scores
+from evaluation.summary import frame_scores, select_keyshots, shot_scores, summary_budget
 
 from .io import VideoInfo, iter_frames
 
@@ -112,7 +112,7 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, sample_rate:
         sample_frames=sample_frames, step_scores=step_scores, shots=shots,
         shot_scores=shot_scores(frame_scores(step_scores, sample_frames, n_frames), shots),
         selected=np.asarray(selected, dtype=np.int64), keep=keep[:n_frames],
-        budget=int(n_frames * float(ratio)),
+        budget=summary_budget(shots, ratio),
     )
 
 
