@@ -8,7 +8,7 @@ alternately on the same weights and data:
   straightforward  the original's loop: the (1, 3, T, 1024) stack through every layer, Adam's
                    per-parameter loop, the loss read back after every step;
   this project     the loop train.py runs: the shared key embedding of the stacked copies, the fused
-                   Adam kernel, no host synchronisation inside an epoch.
+                   Adam kernel, a channels-last CNN on the CPU, no host synchronisation inside an epoch.
 Both start from the same weights; the benchmark reports how far their losses drift apart over the
 timed steps. Throughput is given in GFLOP/s (counted by PyTorch's FLOP counter for one step) and as
 a fraction of this machine's own fp32 matrix-multiply throughput.
@@ -33,7 +33,7 @@ import evaluation
 from config import Config
 from model import build_model
 from training.checkpoints import write_json_atomically
-from training.loop import make_optimizer
+from training.loop import make_optimizer, place_model
 from training.report import table
 
 #: Average steps per video (2 fps) of the eccv16 files: SumMe ~2.4 min, TVSum ~4.2 min per video.
@@ -113,9 +113,10 @@ def time_training(device: torch.device, steps: int, repeats: int, amp: bool) -> 
         target = torch.rand(length, generator=generator).to(device)
         reference = build_model(config, pretrained=False).to(device).train()
         loops = {"straightforward": StraightforwardLoop(copy.deepcopy(reference), config),
-                 "this project": ProjectLoop(copy.deepcopy(reference), config)}
+                 "this project": ProjectLoop(place_model(copy.deepcopy(reference), device), config)}
         if amp:
-            loops["this project, bf16"] = ProjectLoop(copy.deepcopy(reference), config, amp=True)
+            loops["this project, bf16"] = ProjectLoop(place_model(copy.deepcopy(reference), device), config,
+                                                      amp=True)
         flops = step_flops(reference, features, target)
         times = {name: [] for name in loops}
         losses = {name: [] for name in loops}
@@ -147,7 +148,7 @@ def time_training(device: torch.device, steps: int, repeats: int, amp: bool) -> 
 
 
 def time_inference(device: torch.device, repeats: int) -> dict:
-    model = build_model(Config(pretrained=False), pretrained=False).to(device).eval()
+    model = place_model(build_model(Config(pretrained=False), pretrained=False), device).eval()
     out = {}
     for dataset, length in SHAPES.items():
         features = torch.rand(length, 1024, device=device)

@@ -79,7 +79,8 @@ def _train_and_save(config: Config, source, split: int, device_name: str, progre
         "dataset": source.name, "split": split, "selected_epoch": outcome.best.epoch,
         "selected_by": "last epoch (no epoch passed the rule)" if outcome.fallback_to_last else config.selection,
         "metrics": outcome.best.as_dict(), "seed": config.seed, "seconds": round(outcome.seconds, 2),
-        "device": str(device), "h5": str(source.h5_path), "log": str(log_path),
+        "device": str(device), "torch_threads": torch.get_num_threads(), "h5": str(source.h5_path),
+        "log": str(log_path),
         "fingerprint": training_fingerprint(config), "config": config.to_dict(), "versions": library_versions(),
     }
     save_checkpoint(config.weights_dir, source.name, split, outcome.best_state, record)

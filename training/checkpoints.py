@@ -58,7 +58,7 @@ def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dic
                     record: dict[str, Any]) -> tuple[Path, Path]:
     weights_path, record_path = checkpoint_paths(weights_dir, dataset, split)
     record_path.unlink(missing_ok=True)          # the split is unfinished until both files are written
-    cpu_state = {name: tensor.detach().cpu() for name, tensor in state_dict.items()}
+    cpu_state = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
     write_atomically(weights_path, lambda file: torch.save(cpu_state, file))
     write_json_atomically(record_path, {**record, "weights": weights_path.name, "complete": True})
     return weights_path, record_path
