@@ -18,12 +18,12 @@ import numpy as np
 
 import dataset as eccv16
 import evaluation
-from config import Config, ConfigError
+from config import Config
 from model import build_model, describe_parameters
 from training import load_bundle, load_checkpoint, resolve_device, score_split
 from training.checkpoints import MissingCheckpoint, checkpoint_paths, read_record, write_json_atomically
 from training.report import f1_percent, table
-from training.sources import dataset_sources, demo_config
+from training.sources import config_from_arguments, dataset_sources
 
 #: The F1 convention of each dataset's literature: best-matching user (SumMe), average user (TVSum).
 F1_CONVENTION = {"SumMe": "f1_max", "TVSum": "f1_avg"}
@@ -41,13 +41,7 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     Config.add_arguments(parser, exclude=("epochs", "batch_size", "learning_rate", "weight_decay", "selection",
                                           "jobs", "runs", "pretrained"))
     args = parser.parse_args(argv)
-    try:
-        config = Config.from_args(args)
-        if args.demo:
-            config = demo_config(config, explicitly_set=set(vars(args)) & {f.name for f in dataclasses.fields(Config)})
-    except ConfigError as error:
-        parser.error(str(error))
-    return config, args
+    return config_from_arguments(parser, args), args
 
 
 def config_for_checkpoint(config: Config, record: dict | None, use_record: bool) -> Config:
@@ -121,7 +115,7 @@ def main(argv=None) -> int:
     for name, r in results.items():
         rows.append((name, r["final"]["kendall"], r["final"]["spearman"], f1_percent(r["final"]["f1"]),
                      F1_CONVENTION[name].replace("f1_", "")))
-        rows.append((f"  random scores (mean of 20 draws)", r["random_scores"]["kendall"], r["random_scores"]["spearman"],
+        rows.append(("  random scores (mean of 20 draws)", r["random_scores"]["kendall"], r["random_scores"]["spearman"],
                      f1_percent(r["random_scores"]["f1"]), ""))
     print()
     print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", "F1 over users"), rows,

@@ -22,13 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 import dataset as eccv16
-from config import Config, ConfigError
+from config import Config
 from model import PretrainedWeightsUnavailable, build_model, describe_parameters
 from training import (library_versions, load_bundle, resolve_device, save_checkpoint, split_is_finished,
                       train_split, training_fingerprint)
 from training.checkpoints import checkpoint_paths, read_record, write_json_atomically
 from training.report import f1_percent, mean_and_std, table
-from training.sources import dataset_sources, demo_config
+from training.sources import config_from_arguments, dataset_sources
 
 
 def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
@@ -41,13 +41,7 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     Config.add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        config = Config.from_args(args)
-        if args.demo:
-            config = demo_config(config, explicitly_set=set(vars(args)) & {f.name for f in dataclasses.fields(Config)})
-    except ConfigError as error:
-        parser.error(str(error))
-    return config, args
+    return config_from_arguments(parser, args), args
 
 
 def run_directories(config: Config, run: int) -> Config:

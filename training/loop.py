@@ -105,7 +105,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     """Train split ``split`` (1-based) of ``bundle`` from ``config.seed``; nothing is written but the log.
 
     Every split starts from the seed, so splits give the same weights whether they run one after
-    another, in parallel or after a resume.
+    another, in parallel or after a resume (on the CPU: with the same number of torch threads).
     """
     started = time.perf_counter()
     set_deterministic(config.deterministic)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import dataset as eccv16
-from config import REPO_ROOT, Config
+from config import REPO_ROOT, Config, ConfigError
 
 from .data import annotations_path
 
@@ -47,3 +48,15 @@ def dataset_sources(config: Config, demo: bool) -> list[DatasetSource]:
                           eccv16.splits_path(name, config.splits_dir),
                           annotations_path(config.data_dir) if name == "TVSum" else None)
             for name in config.datasets]
+
+
+def config_from_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
+    """The run's Config from parsed flags, with the demo's defaults under ``--demo``; bad values end the parse."""
+    try:
+        config = Config.from_args(args)
+        if getattr(args, "demo", False):
+            given = set(vars(args)) & {f.name for f in dataclasses.fields(Config)}
+            config = demo_config(config, explicitly_set=given)
+    except ConfigError as error:
+        parser.error(str(error))
+    return config
