@@ -363,8 +363,10 @@ def _check_model_shapes(config: Config) -> None:
     has_key = config.key_value_emb in ("k", "kv")
     has_value = config.key_value_emb in ("v", "kv")
     if config.Positional_encoding is not None and config.Positional_encoding_shape is None:
-        raise ConfigError(f"Positional_encoding_shape: must be 'T' or 'TD' when Positional_encoding is "
-                          f"{config.Positional_encoding!r}")
+        # RPE and LPE are built without a shape, but only used when Positional_encoding_way is set.
+        if config.Positional_encoding in ("FPE", "CPE") or config.Positional_encoding_way is not None:
+            raise ConfigError(f"Positional_encoding_shape: must be 'T' or 'TD' when Positional_encoding is "
+                              f"{config.Positional_encoding!r}")
     if config.Positional_encoding_way == "Transformer" and D != W:
         raise ConfigError(f"Positional_encoding_way: 'Transformer' embeds the {W}-wide input with a "
                           f"{D}x{D} layer, which only fits GoogleNet (model_name={config.model_name!r})")
@@ -380,7 +382,8 @@ def _check_model_shapes(config: Config) -> None:
         if has_value and input_width != W:
             raise ConfigError(f"CLS_mix: 'CNN' pools the input to {D} features before the {W}-wide value "
                               f"embedding of {config.model_name}; use 'SM' or 'Final'")
-        value_width = D if has_value else input_width
+        # Folding the CLS row at the softmax (SM) pools the value to (T, D), whatever its width.
+        value_width = D if has_value or (config.CLS_on and config.CLS_mix == "SM") else input_width
         if value_width != D:
             raise ConfigError(f"key_value_emb: {config.model_name} weights the {value_width}-wide input with a "
                               f"{D}-wide attention map; use key_value_emb 'v' or 'kv'")

@@ -53,9 +53,10 @@ class FixedPositionalEncoding(nn.Module):
 class LearnablePositionalEncoding(nn.Module):
     """A learned table of 5,000 rows; positions beyond it reuse the last learned row."""
 
-    def __init__(self, shape: str, dim: int, max_len: int = TABLE_ROWS):
+    def __init__(self, shape: str | None, dim: int, max_len: int = TABLE_ROWS):
         super().__init__()
-        self.pe = nn.Parameter(torch.randn(max_len, dim if shape == "TD" else 1))
+        if shape is not None:           # without a shape the original builds no table (and never adds one)
+            self.pe = nn.Parameter(torch.randn(max_len, dim if shape == "TD" else 1))
 
     def rows(self, n: int) -> torch.Tensor:
         if n <= self.pe.shape[0]:

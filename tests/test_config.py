@@ -85,3 +85,16 @@ def test_round_trip_through_dict():
     assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ConfigError, match="unknown option"):
         Config.from_dict({"softmax": "T"})
+
+
+def test_unused_relative_or_learnable_encoding_needs_no_shape_like_the_original():
+    for encoding in ("RPE", "LPE"):
+        config = Config(Positional_encoding=encoding, Positional_encoding_shape=None, Positional_encoding_way=None)
+        assert config.Positional_encoding_shape is None
+    with pytest.raises(ConfigError, match="Positional_encoding_shape"):
+        Config(Positional_encoding="RPE", Positional_encoding_shape=None)
+
+
+def test_softmax_fold_pools_the_input_to_the_maps_width_like_the_original():
+    config = Config(model_name="ResNet_Attention", key_value_emb=None, CLS_mix="SM", Skip_connection="CF")
+    assert config.dim == 512

@@ -197,3 +197,18 @@ def test_wrong_feature_width_is_a_clear_error():
     model = build_model(Config(), pretrained=False).eval()
     with pytest.raises(ValueError, match=r"\(T, 1024\)"):
         model(torch.rand(10, 512))
+
+
+@pytest.mark.parametrize("options,keys", [
+    ({"Positional_encoding": "LPE", "Positional_encoding_shape": None, "Positional_encoding_way": None}, set()),
+    ({"model_name": "ResNet_Attention", "key_value_emb": None, "CLS_mix": "SM", "Skip_connection": "CF",
+      "Softmax_axis": "T"}, {"layernorm2.weight"}),
+])
+def test_combinations_the_original_runs_are_accepted_and_score(options, keys):
+    model = build_model(Config(**options), pretrained=False).eval()
+    assert keys <= set(model.state_dict())
+    assert not any(name.startswith("Positional_encoding_op.pe") for name in model.state_dict()
+                   if options.get("Positional_encoding") == "LPE")
+    with torch.no_grad():
+        scores = model(torch.rand(20, 1024))
+    assert scores.shape == (20,) and torch.isfinite(scores).all()
