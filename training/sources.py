@@ -13,9 +13,9 @@ from config import REPO_ROOT, Config, ConfigError
 from .data import annotations_path
 
 #: The demo trains the paper's model briefly, without ImageNet weights, into its own folders,
-#: on 15 short videos per dataset so that all 10 splits train in a few minutes on a laptop CPU.
-DEMO_EPOCHS = 6
-DEMO_DATA = {"n_videos": 15, "min_steps": 15, "max_steps": 25}
+#: on 20 short videos per dataset so that all 10 splits train in a few minutes on a laptop CPU.
+DEMO_EPOCHS = 10
+DEMO_DATA = {"n_videos": 20, "min_steps": 15, "max_steps": 25}
 DEMO_DATA_DIR = REPO_ROOT / "data" / "demo"
 
 
