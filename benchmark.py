@@ -9,8 +9,11 @@ alternately on the same weights and data:
                    per-parameter loop, the loss read back after every step;
   this project     the loop train.py runs: the shared key embedding of the stacked copies, the fused
                    Adam kernel, a channels-last CNN on the CPU, no host synchronisation inside an epoch.
-Both start from the same weights; the benchmark reports how far their losses drift apart over the
-timed steps. Throughput is given in GFLOP/s (counted by PyTorch's FLOP counter for one step) and as
+Both start from the same weights; the benchmark checks that one step from the same weights gives the
+same loss and gradients to float rounding. (Over several steps the losses drift apart at the 1e-4
+level: Adam's first updates are about lr times the sign of each gradient, so rounding-level
+differences in near-zero gradients change single updates. The straightforward loop drifts as much
+against itself when only the number of threads changes.) Throughput is given in GFLOP/s (counted by PyTorch's FLOP counter for one step) and as
 a fraction of this machine's own fp32 matrix-multiply throughput.
 """
 
@@ -95,6 +98,26 @@ class ProjectLoop:
         return loss.detach()
 
 
+def one_step_gradients(loop, features: torch.Tensor, target: torch.Tensor) -> tuple[float, dict]:
+    """Loss and gradients of one step of ``loop`` (a fixed seed), leaving its weights unchanged."""
+    torch.manual_seed(12345)
+    loop.optimizer.zero_grad()
+    stack = features if isinstance(loop, ProjectLoop) else features[None].expand(3, -1, -1)[None]
+    loss = torch.nn.functional.mse_loss(loop.model(stack).float(), target)
+    loss.backward()
+    grads = {name: p.grad.detach().clone() for name, p in loop.model.named_parameters() if p.grad is not None}
+    loop.optimizer.zero_grad()
+    return float(loss), grads
+
+
+def agreement(candidate: tuple[float, dict], reference: tuple[float, dict]) -> tuple[float, float]:
+    """|loss difference| and max |gradient difference| / max |gradient|."""
+    (loss_a, grads_a), (loss_b, grads_b) = candidate, reference
+    largest = max(float(g.abs().max()) for g in grads_b.values())
+    difference = max(float((grads_a[name] - grads_b[name]).abs().max()) for name in grads_b)
+    return abs(loss_a - loss_b), difference / largest
+
+
 def step_flops(model: torch.nn.Module, features: torch.Tensor, target: torch.Tensor) -> int:
     probe = copy.deepcopy(model)
     with FlopCounterMode(display=False) as counter:
@@ -117,6 +140,14 @@ def time_training(device: torch.device, steps: int, repeats: int, amp: bool) -> 
             loops["this project, bf16"] = ProjectLoop(place_model(copy.deepcopy(reference), device), config,
                                                       amp=True)
         flops = step_flops(reference, features, target)
+        reference_step = one_step_gradients(loops["straightforward"], features, target)
+        agreements = {name: agreement(one_step_gradients(loop, features, target), reference_step)
+                      for name, loop in loops.items()}
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)        # the scale of rounding: the same loop, its sums split differently
+        rounding = agreement(one_step_gradients(StraightforwardLoop(copy.deepcopy(reference), config),
+                                                features, target), reference_step)
+        torch.set_num_threads(threads)
         times = {name: [] for name in loops}
         losses = {name: [] for name in loops}
         for name, loop in loops.items():                 # warm-up step, not timed
@@ -135,12 +166,14 @@ def time_training(device: torch.device, steps: int, repeats: int, amp: bool) -> 
         base = statistics.median(times["straightforward"])
         results[dataset] = {
             "steps_per_video": length, "gflop_per_step": flops / 1e9,
+            "rounding_reference": {"loss_difference": rounding[0], "gradient_difference": rounding[1]},
             "loops": {name: {"seconds_per_step": statistics.median(t), "best_seconds_per_step": min(t),
                              "steps_per_second": 1 / statistics.median(t),
                              "gflops": flops / statistics.median(t) / 1e9,
                              "speedup": base / statistics.median(t),
-                             "max_loss_difference": max(abs(a - b) for a, b in
-                                                        zip(losses[name], losses["straightforward"]))}
+                             "first_step_loss_difference": agreements[name][0],
+                             "first_step_gradient_difference": agreements[name][1],
+                             "losses": losses[name]}
                       for name, t in times.items()},
         }
     return results
@@ -241,9 +274,15 @@ def print_report(result: dict) -> None:
             rows.append((f"{dataset} (T={data['steps_per_video']})", name, f"{loop['seconds_per_step'] * 1000:.0f}",
                          f"{loop['steps_per_second']:.2f}", f"{loop['gflops']:.1f}",
                          f"{loop['gflops'] / result['matmul_gflops']:.2f}", f"{loop['speedup']:.2f}x",
-                         f"{loop['max_loss_difference']:.1e}"))
-    print(table(("training step", "loop", "ms/step", "steps/s", "GFLOP/s", "of matmul", "speed-up", "max |dloss|"),
-                rows))
+                         f"{loop['first_step_loss_difference']:.1e}",
+                         f"{loop['first_step_gradient_difference']:.1e}"))
+    print(table(("training step", "loop", "ms/step", "steps/s", "GFLOP/s", "of matmul", "speed-up", "|dloss|",
+                 "|dgrad|/max"), rows))
+    print("|dloss|, |dgrad|/max: one step from the same weights and seed, against the straightforward loop.")
+    for dataset, data in result["training"].items():
+        ref = data["rounding_reference"]
+        print(f"  rounding scale ({dataset}): the straightforward loop on 1 thread instead of "
+              f"{machine['threads']}: |dloss| {ref['loss_difference']:.1e}, |dgrad|/max {ref['gradient_difference']:.1e}")
     rows = [(dataset, f"{result['inference'][dataset]['seconds_per_video'] * 1000:.0f}",
              f"{result['evaluation'][dataset]['seconds_per_video'] * 1000:.2f}",
              f"{result['evaluation'][dataset]['videos_per_second']:.0f}") for dataset in SHAPES]
