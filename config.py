@@ -123,7 +123,7 @@ class Config:
     deterministic: bool = _option(False, "bit-identical results for a seed on the same device and versions")
     jobs: int = _option(1, "splits trained at once (processes)")
     runs: int = _option(1, "repeat training with seeds seed, seed+1, ... and report mean +- std")
-    amp: bool = _option(False, "bfloat16 autocast on CUDA (off by default; fp32 everywhere else)")
+    amp: bool = _option(False, "bfloat16 autocast for the model (off: fp32, as the original)")
 
     def __post_init__(self) -> None:
         self.validate()

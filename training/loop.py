@@ -46,8 +46,9 @@ def _on_device(records, device: torch.device) -> list[tuple[torch.Tensor, torch.
 
 
 def _autocast(config: Config, device: torch.device):
-    if config.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bfloat16 autocast with --amp (CUDA and CPU), fp32 otherwise."""
+    if config.amp and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
