@@ -160,6 +160,8 @@ def main(argv=None) -> int:
         model = build_model(config, pretrained=False)
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, eccv16.DatasetError) and not args.demo and not error.path.exists():
+            print("To try everything without the datasets: python train.py --demo", file=sys.stderr)
         return 2
     print(f"CSTA {config.model_name} on {device} — {describe_parameters(model)}")
     print(f"datasets {', '.join(config.datasets)}; splits {', '.join(map(str, config.splits))}; "
