@@ -22,11 +22,11 @@ from config import Config
 from model import build_model, describe_parameters
 from training import load_bundle, load_checkpoint, resolve_device, score_split
 from training.checkpoints import MissingCheckpoint, checkpoint_paths, read_record, write_json_atomically
+from training.loop import evaluate_record
 from training.report import f1_percent, table
+from training.selection import F1_CONVENTION
 from training.sources import config_from_arguments, dataset_sources
 
-#: The F1 convention of each dataset's literature: best-matching user (SumMe), average user (TVSum).
-F1_CONVENTION = {"SumMe": "f1_max", "TVSum": "f1_avg"}
 
 
 def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
@@ -67,8 +67,7 @@ def score_dataset(config: Config, source, *, use_record: bool, device) -> dict:
             raise ValueError(f"{weights_path}: does not fit the model {split_config.model_name} with these options "
                              f"({str(error).splitlines()[0]}); pass the options it was trained with") from error
         per_video = {v.key: v.scores.as_dict() for v in videos}
-        means = {key: sum(v[key] for v in per_video.values()) / len(per_video)
-                 for key in ("kendall", "spearman", "f1_max", "f1_avg")}
+        means = evaluation.mean_scores([v.scores for v in videos])
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means}
         rows = [(key, v["kendall"], v["spearman"], f1_percent(v["f1_max"]), f1_percent(v["f1_avg"]),
                  v["summary_frames"]) for key, v in per_video.items()]
@@ -92,10 +91,8 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     per_split = []
     for split in splits:
         _, test_records = bundle.split(split)
-        scores = [evaluation.evaluate_video(bundle.name, rng.random(r.n_steps), change_points=r.change_points,
-                                            n_frames=r.n_frames, picks=r.picks, user_summary=r.user_summary,
-                                            annotations=bundle.annotations_for(r.key))
-                  for r in test_records for _ in range(draws)]
+        scores = [evaluate_record(bundle, record, rng.random(record.n_steps))
+                  for record in test_records for _ in range(draws)]
         per_split.append(evaluation.mean_scores(scores))
     return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
 

@@ -88,7 +88,7 @@ def train_run(config: Config, sources, bundles, *, resume: bool, progress: bool)
     for source in sources:
         for split in config.splits:
             if resume and split_is_finished(config.weights_dir, source.name, split, fingerprint):
-                record = finished_record(config, source.name, split)
+                record = read_record(checkpoint_paths(config.weights_dir, source.name, split)[1])
                 results[source.name][split] = record["metrics"]
                 print(f"{source.name} split {split}: finished earlier (epoch {record['selected_epoch']}), skipped")
             else:
@@ -124,10 +124,6 @@ def _worker_device(config: Config, index: int) -> str:
     if config.device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
         return f"cuda:{index % torch.cuda.device_count()}"
     return config.device
-
-
-def finished_record(config: Config, dataset: str, split: int) -> dict:
-    return read_record(checkpoint_paths(config.weights_dir, dataset, split)[1])
 
 
 def _split_line(dataset: str, split: int, metrics: dict, seconds: float) -> str:

@@ -102,23 +102,23 @@ class CSTA(nn.Module):
         raise ValueError(f"expected (T, {FEATURE_WIDTH}) or (1, 3, T, {FEATURE_WIDTH}) features, "
                          f"got {tuple(features.shape)}")
 
-    def _stack_and_key(self, features: torch.Tensor, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The input stack with its CLS rows, and its key embedding.
+    def _embed_key(self, x: torch.Tensor) -> torch.Tensor:
+        return self.key_embedding(x) if hasattr(self, "key_embedding") else x
 
-        The three channels of a ``(T, 1024)`` input are copies, so the key embedding of the video's rows
-        is computed once and shared; only the CLS rows differ per channel.
+    def _with_cls(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.CLS.to(rows.dtype), rows), dim=2) if self.config.CLS_on else rows
+
+    def _shared_stack_and_key(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stack and its key for a ``(T, 1024)`` input, whose three channels are copies.
+
+        The key embedding of the video's rows is computed once and shared by the channels; only the
+        CLS rows differ per channel.
         """
-        shared = features.dim() == 2
-        if not shared:
-            x = torch.cat((self.CLS.to(stack.dtype), stack), dim=2) if self.config.CLS_on else stack
-            return x, (self.key_embedding(x) if hasattr(self, "key_embedding") else x)
-        rows = features.unsqueeze(0).unsqueeze(0)                         # (1, 1, T, W)
-        key_rows = self.key_embedding(rows) if hasattr(self, "key_embedding") else rows
-        x, key = rows.expand(1, 3, -1, -1), key_rows.expand(1, 3, -1, -1)
+        rows = features[None, None]                                       # (1, 1, T, W)
+        x = self._with_cls(rows.expand(1, 3, -1, -1))
+        key = self._embed_key(rows).expand(1, 3, -1, -1)
         if self.config.CLS_on:
-            cls = self.CLS.to(stack.dtype)
-            x = torch.cat((cls, x), dim=2)
-            key = torch.cat((self.key_embedding(cls) if hasattr(self, "key_embedding") else cls, key), dim=2)
+            key = torch.cat((self._embed_key(self.CLS.to(rows.dtype)), key), dim=2)
         return x, key
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -131,17 +131,18 @@ class CSTA(nn.Module):
         pgl_sum_way = c.Positional_encoding_way == "PGL_SUM"
         cls_mix = c.CLS_mix if c.CLS_on else None
 
-        if transformer_way:
-            x = self.Positional_encoding_embedding(x)
-            if c.CLS_on:
-                x = torch.cat((self.CLS.to(x.dtype), x), dim=2)
-            if c.Positional_encoding is not None:
-                x = self.Positional_encoding_op(x)
-            if c.Dropout_on:
-                x = self.dropout(x)
-            key = self.key_embedding(x) if hasattr(self, "key_embedding") else x
+        if features.dim() == 2 and not transformer_way:
+            x, key = self._shared_stack_and_key(features)
         else:
-            x, key = self._stack_and_key(features, x)
+            if transformer_way:
+                x = self.Positional_encoding_embedding(x)
+            x = self._with_cls(x)
+            if transformer_way:
+                if c.Positional_encoding is not None:
+                    x = self.Positional_encoding_op(x)
+                if c.Dropout_on:
+                    x = self.dropout(x)
+            key = self._embed_key(x)
         attention = self.cnn(key)                                         # (R, D)
 
         if c.Skip_connection == "KC":

@@ -50,8 +50,11 @@ def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb")
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
-    write_atomically(path, lambda file: json.dump(data, file, indent=2, sort_keys=False) or file.write("\n"),
-                     mode="w")
+    def write(file) -> None:
+        json.dump(data, file, indent=2)
+        file.write("\n")
+
+    write_atomically(path, write, mode="w")
 
 
 def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dict: dict[str, torch.Tensor],

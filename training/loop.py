@@ -19,7 +19,7 @@ from model import build_model
 
 from .data import DatasetBundle
 from .reproducibility import seed_everything, set_deterministic
-from .selection import SELECTION_RULES, EpochMetrics
+from .selection import F1_CONVENTION, SELECTION_RULES, EpochMetrics
 
 
 @dataclass
@@ -58,23 +58,28 @@ def predict(model: torch.nn.Module, features: torch.Tensor, config: Config, devi
         return model(features).float().cpu().numpy().astype(np.float64)
 
 
+def evaluate_record(bundle: DatasetBundle, record, scores: np.ndarray) -> evaluation.VideoScores:
+    """One video's per-step scores under the dataset's protocol."""
+    return evaluation.evaluate_video(bundle.name, scores, change_points=record.change_points,
+                                     n_frames=record.n_frames, picks=record.picks, user_summary=record.user_summary,
+                                     annotations=bundle.annotations_for(record.key))
+
+
 def evaluate_videos(model, records, tensors, bundle: DatasetBundle, config: Config,
                     device: torch.device) -> list[VideoResult]:
     model.eval()
-    results = []
-    for record, (features, _) in zip(records, tensors):
-        scores = predict(model, features, config, device)
-        results.append(VideoResult(record.key, evaluation.evaluate_video(
-            bundle.name, scores, change_points=record.change_points, n_frames=record.n_frames,
-            picks=record.picks, user_summary=record.user_summary, annotations=bundle.annotations_for(record.key))))
-    return results
+    return [VideoResult(record.key, evaluate_record(bundle, record, predict(model, features, config, device)))
+            for record, (features, _) in zip(records, tensors)]
 
 
 def summarise_epoch(epoch: int, loss: float, results: list[VideoResult], dataset: str) -> EpochMetrics:
     means = evaluation.mean_scores([r.scores for r in results])
     return EpochMetrics(epoch=epoch, loss=loss, kendall=means["kendall"], spearman=means["spearman"],
-                        f1_max=means["f1_max"], f1_avg=means["f1_avg"],
-                        f1=means["f1_max"] if dataset == "SumMe" else means["f1_avg"])
+                        f1_max=means["f1_max"], f1_avg=means["f1_avg"], f1=means[F1_CONVENTION[dataset]])
+
+
+def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
 
 
 def place_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -150,7 +155,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         selected = select(outcome.best, metrics)
         if selected:
             outcome.best = metrics
-            outcome.best_state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+            outcome.best_state = _cpu_copy(model)
         epochs.set_postfix(loss=f"{metrics.loss:.4f}", tau=f"{metrics.kendall:.3f}", rho=f"{metrics.spearman:.3f}",
                            F1=f"{metrics.f1:.1f}", best=outcome.best.epoch if outcome.best else "-")
         if log_path is not None:
@@ -160,7 +165,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
 
     if outcome.best_state is None:      # no epoch passed the rule (e.g. undefined correlations throughout)
         outcome.best = outcome.history[-1]
-        outcome.best_state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+        outcome.best_state = _cpu_copy(model)
         outcome.fallback_to_last = True
     outcome.seconds = time.perf_counter() - started
     return outcome

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 
+#: The F1 each dataset's literature reports: best-matching user (SumMe), mean over users (TVSum).
+F1_CONVENTION = {"SumMe": "f1_max", "TVSum": "f1_avg"}
+
+
 @dataclass(frozen=True)
 class EpochMetrics:
     """Means over a split's test videos after one epoch."""
