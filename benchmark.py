@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import evaluation
 from config import Config
 from model import build_model
-from training.checkpoints import write_json_atomically
+from evaluation.files import write_json_atomically
 from training.loop import make_optimizer, place_model
 from training.report import table
 

@@ -27,7 +27,8 @@ from typing import Iterator, Optional, Union
 import h5py
 import numpy as np
 
-from dataset import FEATURE_DIM, canonical_dataset_name, splits_path
+from dataset import DATASET_NAMES, FEATURE_DIM, canonical_dataset_name, splits_path
+from evaluation.files import write_atomically
 from evaluation.knapsack import knapsack
 
 PathLike = Union[str, Path]
@@ -111,7 +112,7 @@ class DemoPaths:
 
 def _demo_dataset_name(dataset_name: str) -> str:
     name = canonical_dataset_name(dataset_name)
-    if name not in ("SumMe", "TVSum"):
+    if name not in DATASET_NAMES:
         raise ValueError(f"unknown demo dataset '{dataset_name}': expected SumMe or TVSum")
     return name
 
@@ -381,9 +382,7 @@ def _temporary_name(path: Path) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
-    temporary = _temporary_name(path)
-    temporary.write_text(text, encoding="ascii")
-    os.replace(temporary, path)
+    write_atomically(path, lambda file: file.write(text), mode="w")
 
 
 def _parameters_json(params: DemoParameters) -> str:

@@ -21,7 +21,8 @@ import evaluation
 from config import Config
 from model import build_model, describe_parameters
 from training import load_bundle, load_checkpoint, resolve_device, score_split
-from training.checkpoints import MissingCheckpoint, checkpoint_paths, read_record, write_json_atomically
+from evaluation.files import write_json_atomically
+from training.checkpoints import MissingCheckpoint, checkpoint_paths, read_record
 from training.loop import evaluate_record
 from training.report import f1_percent, table
 from training.selection import F1_CONVENTION

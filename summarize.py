@@ -24,11 +24,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from evaluation.summary import shot_lengths
+from evaluation.files import write_json_atomically
 from video.features import GoogLeNetFeatures, PretrainedWeightsUnavailable
 from video.io import VIDEO_EXTENSIONS, VideoError, probe, write_selected_frames
 from video.pipeline import StageTimes, VideoSummary, analyse
 from video.plot import importance_figure
-from video.report import summary_record, write_json
+from video.report import summary_record
 from video.scoring import CheckpointError, CstaScorer
 
 
@@ -177,13 +179,13 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
                       f"{len(summary.selected)} selected ({kept} of {summary.n_frames} frames)",
                       summary.sample_frames, summary.step_scores, summary.shots, summary.selected,
                       summary.n_frames, summary.info.frame_rate)
-    write_json(outputs["json"], summary_record(summary, settings, video_target))
+    write_json_atomically(outputs["json"], summary_record(summary, settings, video_target))
     written = [p.name for p in (video_target, outputs["json"], outputs["plot"]) if p is not None]
     line = (f"{name}: {summary.n_frames} frames, {len(summary.shots)} shots, {len(summary.selected)} "
             f"selected ({kept / summary.info.frame_rate:.1f} s) -> {', '.join(written)}")
     if not kept:
         line += (f"\n  note: no shot fits in {summary.ratio:.0%} of the video ({summary.budget} frames; "
-                 f"shortest shot {int((summary.shots[:, 1] - summary.shots[:, 0]).min()) + 1} frames), "
+                 f"shortest shot {int(shot_lengths(summary.shots).min())} frames), "
                  f"so there is no summary video; try a larger --ratio or --vmax below 1")
     return line
 

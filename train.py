@@ -26,7 +26,8 @@ from config import Config
 from model import PretrainedWeightsUnavailable, build_model, describe_parameters
 from training import (library_versions, load_bundle, resolve_device, save_checkpoint, split_is_finished,
                       train_split, training_fingerprint)
-from training.checkpoints import checkpoint_paths, read_record, write_json_atomically
+from evaluation.files import write_json_atomically
+from training.checkpoints import checkpoint_paths, read_record
 from training.report import f1_percent, mean_and_std, table
 from training.sources import config_from_arguments, dataset_sources
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .annotations import default_annotations_path, load_tvsum_annotations
+from .annotations import SAMPLE_EVERY, default_annotations_path, load_tvsum_annotations
+from .files import write_json_atomically
 from .metrics import UndefinedCorrelationWarning
 from .protocol import DATASETS, canonical_dataset, evaluate_video, mean_scores
 
@@ -82,7 +81,7 @@ def read_h5_videos(path: Path, keys) -> dict[str, dict[str, np.ndarray]]:
     with hdf:
         for key in keys:
             if key not in hdf or not isinstance(hdf[key], h5py.Group):
-                known = sorted((k for k in hdf.keys()), key=_natural_key)
+                known = sorted(hdf.keys(), key=_natural_key)
                 shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
                 raise InputError(f"{path}: video {key!r}: no such video in the file (it has {shown})")
             group = hdf[key]
@@ -166,11 +165,11 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None):
             )
         if annotations is not None:
             anno = annotations[key]
-            n_steps = math.ceil(anno.shape[1] / 15)
+            n_steps = math.ceil(anno.shape[1] / SAMPLE_EVERY)
             if n_steps != n_picks:
                 raise InputError(
                     f"{anno_path}: video {key!r}: field 'annotations': {anno.shape[1]} annotated frames "
-                    f"give {n_steps} steps (every 15th frame), but {h5_path} has {n_picks} picks"
+                    f"give {n_steps} steps (every {SAMPLE_EVERY}th frame), but {h5_path} has {n_picks} picks"
                 )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UndefinedCorrelationWarning)
@@ -190,24 +189,6 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None):
         if results[key].summary_frames == 0:
             notes.append(f"{key}: empty summary (every shot is longer than the budget); F1 reported as 0")
     return results, notes
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON next to ``path`` under a temporary name, then rename it into place."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def format_table(dataset: str, results: dict, means: dict) -> str:
@@ -263,7 +244,7 @@ def main(argv=None) -> int:
     if args.out:
         payload = {"videos": {k: v.as_dict() for k, v in results.items()}, "mean": means}
         try:
-            write_json_atomic(Path(args.out), payload)
+            write_json_atomically(Path(args.out), payload, create_folders=False)
         except OSError as exc:
             print(f"error: {args.out}: cannot write: {exc}", file=sys.stderr)
             return 2

@@ -136,8 +136,7 @@ def select_keyshots(step_scores, change_points, n_frames, picks, proportion: flo
     cps = _as_change_points(change_points)
     fs = frame_scores(step_scores, picks, n_frames)
     values = shot_scores(fs, cps)
-    weights = cps[:, 1] - cps[:, 0] + 1
-    selected = knapsack(values, weights, summary_budget(cps, proportion))
+    selected = knapsack(values, shot_lengths(cps), summary_budget(cps, proportion))
 
     summary = np.zeros(max(int(n_frames), int(cps[-1, 1]) + 1), dtype=np.uint8)
     for s, e in cps[selected]:

@@ -1,4 +1,5 @@
 """demo_data.py: the synthetic eccv16 dataset is faithful in form, deterministic and learnable."""
+import inspect
 import time
 from pathlib import Path
 
@@ -163,6 +164,11 @@ def test_impossible_parameters_are_refused(tmp_path, options, message):
 
 def test_parameters_default_to_the_function_defaults():
     assert DemoParameters().n_videos == 25 and DemoParameters().n_tvsum_annotators == 20
+    defaults = DemoParameters()
+    for function in (make_demo_dataset, ensure_demo_dataset):
+        for name, parameter in inspect.signature(function).parameters.items():
+            if parameter.default is not inspect.Parameter.empty and name != "out_dir":
+                assert parameter.default == getattr(defaults, name), (function.__name__, name)
 
 
 # ---------------------------------------------------------------------------------------------

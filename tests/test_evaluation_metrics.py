@@ -95,7 +95,8 @@ def test_undefined_correlation_is_zero_with_a_warning():
     assert np.isnan(tau) and np.isnan(rho)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rank_correlations(np.arange(10.0), np.arange(10.0)[::-1])  # defined: no warning
+        reversed_ranks = rank_correlations(np.arange(10.0), np.arange(10.0)[::-1])  # defined: no warning
+    assert reversed_ranks == pytest.approx((-1.0, -1.0), abs=1e-12)
 
 
 def test_rank_correlations_reject_length_mismatch():

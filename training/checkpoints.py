@@ -1,19 +1,19 @@
 """Checkpoints as the original writes them (a plain state dict), with a JSON record beside each.
 
-Files are written to a temporary file in the same folder and renamed over the target, so an
-interrupted run never leaves a half-written checkpoint and never damages the previous good one.
+Files are written whole or not at all (``evaluation.files``), so an interrupted run never leaves a
+half-written checkpoint and never damages the previous good one.
 The JSON record is written last: a split counts as finished only when both files are complete.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
+
+from evaluation.files import write_atomically, write_json_atomically
 
 #: Config fields that change what training produces; a finished split is reused only when they match.
 TRAINING_FIELDS = ("seed", "epochs", "batch_size", "learning_rate", "weight_decay", "pretrained", "selection",
@@ -24,37 +24,6 @@ def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple
     """``WEIGHTS_DIR/{dataset}/split{k}.pt`` and its ``.json`` record."""
     folder = Path(weights_dir) / dataset
     return folder / f"split{split}.pt", folder / f"split{split}.json"
-
-
-def _file_mode() -> int:
-    """The permissions ``open()`` gives a new file (0o666 less the umask); mkstemp's own are 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write through ``write(file)`` into a temporary sibling, flush it to disk, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode) as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _file_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomically(path: Path, data: Any) -> None:
-    def write(file) -> None:
-        json.dump(data, file, indent=2)
-        file.write("\n")
-
-    write_atomically(path, write, mode="w")
 
 
 def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dict: dict[str, torch.Tensor],

@@ -14,14 +14,16 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torchvision.models import GoogLeNet, GoogLeNet_Weights
+from torchvision.models import GoogLeNet
 
-from model.backbones import PretrainedWeightsUnavailable, load_imagenet_state_dict, weights_file
+from model.backbones import BACKBONES, PretrainedWeightsUnavailable, load_imagenet_state_dict, weights_file
 
 __all__ = ["FEATURE_SIZE", "GoogLeNetFeatures", "PretrainedWeightsUnavailable", "weights_file"]
 
 FEATURE_SIZE = 1024
-WEIGHTS = GoogLeNet_Weights.IMAGENET1K_V1
+_GOOGLENET = BACKBONES["googlenet"]
+"""The attention network's GoogLeNet: the same ImageNet weights and layers, plus the global average pool."""
+WEIGHTS = _GOOGLENET.weights
 _RANDOM_SEED = 0
 
 
@@ -41,13 +43,15 @@ class GoogLeNetFeatures:
         self.preprocess = WEIGHTS.transforms()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_RANDOM_SEED)
+            # Not _GOOGLENET.build(): its init_weights=True draws the random network differently
+            # (other --no-pretrained features) and spends a truncated-normal init the weights overwrite.
             network = GoogLeNet(aux_logits=False, transform_input=False, init_weights=False)
             if not pretrained:
                 _keep_activation_scale(network)
         if pretrained:
             state = load_imagenet_state_dict(WEIGHTS)
             network.load_state_dict({k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))})
-        trunk = [module for name, module in network.named_children() if name not in ("dropout", "fc")]
+        trunk = [getattr(network, name) for name in (*_GOOGLENET.trunk, "avgpool")]
         self.network = nn.Sequential(*trunk).to(self.device).eval()
 
     def preprocess_images(self, images: Sequence[Image.Image]) -> torch.Tensor:

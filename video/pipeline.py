@@ -111,7 +111,7 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, sample_rate:
         info=info, n_frames=n_frames, sample_rate=sample_rate, ratio=ratio,
         sample_frames=sample_frames, step_scores=step_scores, shots=shots,
         shot_scores=shot_scores(frame_scores(step_scores, sample_frames, n_frames), shots),
-        selected=np.asarray(selected, dtype=np.int64), keep=keep[:n_frames],
+        selected=selected, keep=keep[:n_frames],
         budget=summary_budget(shots, ratio),
     )
 

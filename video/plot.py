@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from evaluation.files import write_atomically
 
 
 def importance_figure(target: Path, title: str, sample_frames: np.ndarray, step_scores: np.ndarray,
@@ -33,11 +34,4 @@ def importance_figure(target: Path, title: str, sample_frames: np.ndarray, step_
     axes.set_title(title, fontsize=10)
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    target = Path(target)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -50,15 +48,3 @@ def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
             "video": summary_video.name if summary_video is not None else None,
         },
     }
-
-
-def write_json(target: Path, record: Mapping[str, Any]) -> None:
-    """Write ``record`` to ``target`` through a temporary file renamed into place."""
-    target = Path(target)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()

@@ -1,0 +1,50 @@
+"""Files written whole or not at all: a temporary sibling, flushed to disk, then renamed over the target.
+
+An interrupted run never leaves a half-written file and never damages the previous good one. Used for
+every result, record and checkpoint the project writes; numpy-free and torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _file_mode() -> int:
+    """The permissions ``open()`` gives a new file (0o666 less the umask); mkstemp's own are 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str = "wb", *,
+                     create_folders: bool = True) -> None:
+    """Write through ``write(file)`` into a temporary sibling, flush it to disk, then rename it over ``path``.
+
+    ``create_folders=False`` makes a missing folder an error (OSError) instead of creating it.
+    """
+    path = Path(path)
+    if create_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, mode) as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _file_mode())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path: Path | str, data: Any, *, create_folders: bool = True) -> None:
+    def write(file) -> None:
+        json.dump(data, file, indent=2)
+        file.write("\n")
+
+    write_atomically(path, write, mode="w", create_folders=create_folders)
