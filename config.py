@@ -20,8 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parent
 
 DATASETS = ("SumMe", "TVSum")
 
-#: Videos per dataset, used by the original to turn a fractional ``batch_size`` into a group size.
-DATASET_SIZES = {"SumMe": 25, "TVSum": 50}
+#: Datasets known by name; any other entry of ``datasets`` is the path of a JSON dataset description.
+BUILTIN_DATASETS = ("SumMe", "TVSum", "MrHiSum")
+
+SETTINGS = ("canonical", "augmented", "transfer")
 
 #: model_name -> (CNN, whether the attention weights the input features rather than the CNN's map)
 MODEL_NAMES = {
@@ -42,6 +44,9 @@ CNN_WIDTHS = {"googlenet": 1024, "resnet18": 512, "efficientnet_b0": 1280, "mobi
 FEATURE_WIDTH = 1024
 
 SELECTION_RULES = ("kendall_and_spearman", "f1", "last")
+
+#: Metrics a selection rule may name (each dataset's protocol has a subset of them).
+SELECTION_METRICS = ("kendall", "spearman", "f1_max", "f1_avg", "map50", "map15")
 
 
 class ConfigError(ValueError):
@@ -65,8 +70,11 @@ class Config:
     device: str = _option("auto", "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'")
     epochs: int = _option(100, "training epochs per split")
     batch_size: str = _option(
-        "1", "'1': one optimizer step per video; a fraction f in (0, 1]: average the losses of "
-             "int(N*0.8*f) videos per step (N = 25 for SumMe, 50 for TVSum), as the original does")
+        "1", "'1': one optimizer step per video; a fraction f > 0: average the losses of "
+             "int(N*0.8*f) videos per step (N = 25 for SumMe, 50 for TVSum, the file's video count otherwise), "
+             "as the original does (a group of 0 or more than the training videos: one step per epoch)")
+    videos_per_step: int = _option(0, "average the losses of this many videos per optimizer step "
+                                      "(0: from batch_size)")
     learning_rate: float = _option(1e-3, "Adam learning rate")
     weight_decay: float = _option(1e-7, "Adam weight decay")
 
@@ -110,20 +118,28 @@ class Config:
                               original="Layernorm")
 
     # What to run and where.
-    datasets: tuple[str, ...] = _option(DATASETS, "datasets to train or score", choices=DATASETS)
-    splits: tuple[int, ...] = _option((1, 2, 3, 4, 5), "splits to train or score (1..5)")
+    datasets: tuple[str, ...] = _option(DATASETS, "datasets to train or score: SumMe, TVSum, MrHiSum, or the "
+                                        "path of a JSON dataset description")
+    setting: str = _option("canonical", "SumMe/TVSum training setting: CSTA's splits (canonical), or DSNet's "
+                           "augmented / transfer splits (OVP, YouTube and the other dataset added)",
+                           choices=SETTINGS)
+    splits: tuple[int, ...] = _option((1, 2, 3, 4, 5), "splits to train or score (1-based; Mr.HiSum has 1)")
     data_dir: str = _option(str(REPO_ROOT / "data"), "folder of the eccv16 h5 files and ydata-anno.tsv(.gz)")
     splits_dir: str = _option(str(REPO_ROOT / "data" / "splits"), "folder of {SumMe,TVSum}_splits.txt")
     weights_dir: str = _option(str(REPO_ROOT / "weights"), "checkpoints: WEIGHTS_DIR/{SumMe,TVSum}/split{k}.pt")
     results_dir: str = _option(str(REPO_ROOT / "results"), "logs and metrics of runs")
     pretrained: bool = _option(True, "initialise the CNN with torchvision's ImageNet weights")
     selection: str = _option("kendall_and_spearman", "checkpoint kept: when mean tau AND rho both improve "
-                             "(the original's rule), when F1 improves, or the last epoch",
-                             choices=SELECTION_RULES)
+                             "(the original's rule), when F1 improves, the last epoch, or when the named metric "
+                             "of the dataset's protocol improves", choices=SELECTION_RULES + SELECTION_METRICS)
     deterministic: bool = _option(False, "bit-identical results for a seed on the same device and versions")
     jobs: int = _option(1, "splits trained at once (processes)")
     runs: int = _option(1, "repeat training with seeds seed, seed+1, ... and report mean +- std")
     amp: bool = _option(False, "bfloat16 autocast for the model (off: fp32, as the original)")
+    per_video_rng: bool = _option(False, "draw each training video's dropout from its own generator (seed, epoch, "
+                                  "position) instead of the original's shared stream; always on with several ranks")
+    streaming: bool = _option(False, "read features from the h5 file per video instead of holding them in memory "
+                              "(datasets larger than memory)")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -144,6 +160,7 @@ class Config:
         _check_int(self, "epochs", minimum=1)
         _check_int(self, "jobs", minimum=1)
         _check_int(self, "runs", minimum=1)
+        _check_int(self, "videos_per_step", minimum=0)
         for name in ("learning_rate", "weight_decay", "Dropout_ratio"):
             if not isinstance(getattr(self, name), (int, float)) or isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected a number, got {getattr(self, name)!r}")
@@ -153,14 +170,19 @@ class Config:
             raise ConfigError(f"weight_decay: must be >= 0, got {self.weight_decay!r}")
         if not 0 <= self.Dropout_ratio < 1:
             raise ConfigError(f"Dropout_ratio: must be in [0, 1), got {self.Dropout_ratio!r}")
-        for name in ("Dropout_on", "Classifier_on", "CLS_on", "Layernorm", "pretrained", "deterministic", "amp"):
+        for name in ("Dropout_on", "Classifier_on", "CLS_on", "Layernorm", "pretrained", "deterministic", "amp",
+                     "per_video_rng", "streaming"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         self.batch_fraction  # validates batch_size
         if not self.datasets:
-            raise ConfigError("datasets: name at least one of " + _format_choices(DATASETS))
-        if not self.splits or any(not isinstance(s, int) or not 1 <= s <= 5 for s in self.splits):
-            raise ConfigError(f"splits: expected split numbers in 1..5, got {self.splits!r}")
+            raise ConfigError("datasets: name at least one of " + _format_choices(BUILTIN_DATASETS))
+        for entry in self.datasets:
+            if entry.lower() not in {d.lower() for d in BUILTIN_DATASETS} and not entry.lower().endswith(".json"):
+                raise ConfigError(f"datasets: {entry!r} is not one of {_format_choices(BUILTIN_DATASETS)} "
+                                  f"nor a JSON dataset description (.json)")
+        if not self.splits or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in self.splits):
+            raise ConfigError(f"splits: expected split numbers 1, 2, ..., got {self.splits!r}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ConfigError(f"device: {self.device!r} is not 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")
         _check_model_shapes(self)
@@ -190,17 +212,28 @@ class Config:
         try:
             fraction = float(text)
         except ValueError:
-            raise ConfigError(f"batch_size: expected '1' or a fraction in (0, 1], got {self.batch_size!r}") from None
-        if not 0 < fraction <= 1:
-            raise ConfigError(f"batch_size: expected '1' or a fraction in (0, 1], got {self.batch_size!r}")
+            raise ConfigError(f"batch_size: expected '1' or a fraction > 0, got {self.batch_size!r}") from None
+        if not (fraction > 0 and math.isfinite(fraction)):
+            raise ConfigError(f"batch_size: expected '1' or a fraction > 0, got {self.batch_size!r}")
         return fraction
 
-    def videos_per_step(self, dataset: str) -> int:
-        """How many videos' losses are averaged per optimizer step, exactly as the original computes it."""
-        fraction = self.batch_fraction
-        if fraction is None:
-            return 1
-        return max(1, int(DATASET_SIZES.get(dataset, DATASET_SIZES["SumMe"]) * 0.8 * fraction))
+    def group_size(self, fraction_base: int, train_videos: int) -> int:
+        """How many videos' losses are averaged per optimizer step, exactly as the original computes it.
+
+        The original compares a running count with ``int(N * 0.8 * f)``; when that is 0 or more than the
+        training videos the count never matches and the epoch's videos make one step at its end.
+        """
+        if self.videos_per_step:
+            group = self.videos_per_step
+        elif self.batch_fraction is None:
+            group = 1
+        else:
+            group = int(fraction_base * 0.8 * self.batch_fraction)
+        return train_videos if group <= 0 or group > train_videos else group
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
 
     def model_options(self) -> dict[str, Any]:
         """The model switches under the original's option names (as the original's set_model takes them)."""

@@ -10,6 +10,8 @@ training and the evaluation protocol read them. Only numpy and h5py are needed.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,14 @@ class DatasetError(ValueError):
         super().__init__(": ".join(where) + ": " + problem)
 
 
+class _ShapeOnly:
+    """Stands for an array that is checked by shape only (features left on disk)."""
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
+        self.ndim = len(shape)
+
+
 @dataclass(frozen=True, eq=False)
 class VideoRecord:
     """One video of an eccv16 file, held in memory.
@@ -71,6 +81,7 @@ class VideoRecord:
     n_frames: int
     picks: np.ndarray  # (T,) int64, frame index of each step
     user_summary: np.ndarray  # (U, n_frames) float32, 0/1
+    path: Optional[Path] = None  # the file it was read from (features are read from it when None)
 
     @property
     def n_steps(self) -> int:
@@ -83,16 +94,32 @@ class VideoRecord:
 
 @dataclass(frozen=True)
 class Split:
-    """One train/test split: the h5 keys of its training and test videos."""
+    """One split: the keys of its training, test and (optionally) validation videos.
+
+    A key is an h5 key of the dataset's file (`video_1`) or, in the augmented and transfer settings,
+    `FILE.h5/KEY`: a video of another h5 file in the same data folder.
+    """
 
     train_keys: tuple[str, ...]
     test_keys: tuple[str, ...]
     name: str = ""
     source: Optional[Path] = None
+    number: int = 0             #: 1-based position in its file, as train.py --splits counts
+    val_keys: tuple[str, ...] = ()  #: checkpoint selection videos (Mr.HiSum); empty: select on the test videos
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return self.train_keys + self.test_keys
+        return self.train_keys + self.val_keys + self.test_keys
+
+    @property
+    def selection_keys(self) -> tuple[str, ...]:
+        return self.val_keys or self.test_keys
+
+    @property
+    def label(self) -> str:
+        """'split 1' (with the file's own name when it differs, e.g. CSTA's 'split0')."""
+        own = f" ('{self.name}' in the file)" if self.name and self.name != f"split{self.number}" else ""
+        return f"split {self.number}{own}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,14 +159,24 @@ def _is_standard_file_name(path: Path) -> bool:
 
 def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
             keys: Optional[Iterable[str]] = None, feature_dim: Optional[int] = FEATURE_DIM,
-            require_features: bool = True) -> dict[str, VideoRecord]:
-    """Read an eccv16 file once and return its checked videos, keyed by h5 key in natural order.
+            require_features: bool = True, require_gtscore: bool = True, schema: str = "eccv16",
+            load_features: bool = True) -> dict[str, VideoRecord]:
+    """Read a dataset file once and return its checked videos, keyed by h5 key in natural order.
+
+    The one validation of h5 content: training, `python -m evaluation`, inference and dataset building
+    all read through here, so a file is accepted or refused with the same message everywhere.
 
     path: the file; None means `default_h5_path(dataset_name)`.
     keys: load only these videos (each must exist); None loads every group of the file.
     feature_dim: the required width of `features`; None accepts any width shared by all videos.
     require_features: False accepts files without `features` (evaluation-only files).
+    require_gtscore: False accepts files without `gtscore` (the eccv16 F1/tau/rho do not read it).
+    schema: 'eccv16' (SumMe, TVSum, OVP, YouTube) or 'mrhisum' (Mr.HiSum's mr_hisum.h5).
+    load_features: False checks `features`' shape and dtype but leaves them on disk (read them
+        with `read_features`); for datasets larger than memory.
     """
+    if schema not in SCHEMAS:
+        raise ValueError(f"schema: {schema!r} is not one of {', '.join(SCHEMAS)}")
     if path is None:
         if dataset_name is None:
             raise ValueError("load_h5 needs a path or a dataset_name")
@@ -149,7 +186,9 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
     try:
         with h5py.File(path, "r") as h5:
             wanted = _natural_sorted(h5.keys()) if keys is None else list(keys)
-            videos = {key: _read_video(h5, key, path, feature_dim, require_features)
+            read = SCHEMAS[schema]
+            videos = {key: read(_FieldReader.open(h5, key, path), feature_dim, require_features,
+                                require_gtscore, load_features)
                       for key in wanted}
     except OSError as error:
         raise DatasetError(path, f"cannot be read as HDF5 ({error})") from error
@@ -177,27 +216,18 @@ def _natural_sorted(keys: Iterable[str]) -> list[str]:
                                          for part in re.split(r"(\d+)", key)])
 
 
-def _read_video(h5: h5py.File, key: str, path: Path, feature_dim: Optional[int],
-                require_features: bool) -> VideoRecord:
-    if key not in h5:
-        raise DatasetError(path, "missing video key (the file has "
-                           f"{len(h5.keys())} videos: {_preview(_natural_sorted(h5.keys()))})",
-                           video=key)
-    group = h5[key]
-    if not isinstance(group, h5py.Group):
-        raise DatasetError(path, "is not a group of datasets", video=key)
-    reader = _FieldReader(group, path, key)
-
+def _read_eccv16_video(reader: "_FieldReader", feature_dim: Optional[int], require_features: bool,
+                       require_gtscore: bool, load_features: bool) -> VideoRecord:
     n_frames = reader.positive_int_scalar("n_frames")
     picks = reader.picks(n_frames)
     n_steps = picks.shape[0]
-    has_features = require_features or "features" in group
-    features = reader.features(n_steps, feature_dim) if has_features else None
-    gtscore = reader.step_vector("gtscore", n_steps, required=True)
+    has_features = require_features or "features" in reader.group
+    features = reader.features(n_steps, feature_dim, load_features) if has_features else None
+    gtscore = reader.step_vector("gtscore", n_steps, required=require_gtscore)
     gtsummary = reader.step_vector("gtsummary", n_steps, required=False)
     change_points = reader.change_points(n_frames)
     return VideoRecord(
-        key=key,
+        key=reader.key,
         video_name=reader.video_name(),
         features=features,
         gtscore=gtscore,
@@ -207,7 +237,53 @@ def _read_video(h5: h5py.File, key: str, path: Path, feature_dim: Optional[int],
         n_frames=n_frames,
         picks=picks,
         user_summary=reader.user_summary(n_frames),
+        path=reader.path,
     )
+
+
+def _read_mrhisum_video(reader: "_FieldReader", feature_dim: Optional[int], require_features: bool,
+                        require_gtscore: bool, load_features: bool) -> VideoRecord:
+    """A Mr.HiSum video: one step per second, every step scored; shots with exclusive ends.
+
+    It is held like an eccv16 video whose frames are its steps (`picks` = 0..n-1, `n_frames` = n),
+    with inclusive shot ends and `gt_summary` as the single user summary.
+    """
+    shape = reader.dataset_shape("features")
+    if len(shape) != 2 or shape[0] == 0:
+        raise reader.error("features", f"wrong shape {shape}: expected 2-D (n, D) with n >= 1")
+    n_steps = int(shape[0])
+    features = reader.features(n_steps, feature_dim, load_features)
+    gtscore = reader.step_vector("gtscore", n_steps, required=True)
+    change_points = reader.exclusive_change_points(n_steps)
+    gt_summary = reader.step_vector("gt_summary", n_steps, required=True)
+    if not np.all((gt_summary == 0) | (gt_summary == 1)):
+        raise reader.error("gt_summary", "expected 0/1 values")
+    return VideoRecord(
+        key=reader.key,
+        video_name=reader.video_name(),
+        features=features,
+        gtscore=gtscore,
+        gtsummary=gt_summary,
+        change_points=change_points,
+        n_frame_per_seg=change_points[:, 1] - change_points[:, 0] + 1,
+        n_frames=n_steps,
+        picks=np.arange(n_steps, dtype=np.int64),
+        user_summary=gt_summary[None, :],
+        path=reader.path,
+    )
+
+
+#: h5 layouts `load_h5` reads: schema -> reader of one video group.
+SCHEMAS = {"eccv16": _read_eccv16_video, "mrhisum": _read_mrhisum_video}
+
+
+def read_features(record: "VideoRecord") -> np.ndarray:
+    """A video's features: the array in memory, or read from its file when loaded with load_features=False."""
+    if record.features is not None:
+        return record.features
+    with h5py.File(record.path, "r") as h5:
+        reader = _FieldReader(h5[record.key], record.path, record.key)
+        return reader.features(record.n_steps, None, True)
 
 
 def _preview(keys: Sequence[str], limit: int = 6) -> str:
@@ -223,10 +299,18 @@ class _FieldReader:
         self.path = path
         self.key = key
 
-    def error(self, field: str, problem: str) -> DatasetError:
-        return DatasetError(self.path, problem, video=self.key, field=field)
+    @classmethod
+    def open(cls, h5: h5py.File, key: str, path: Path) -> "_FieldReader":
+        if key not in h5:
+            raise DatasetError(path, "missing video key (the file has "
+                               f"{len(h5.keys())} videos: {_preview(_natural_sorted(h5.keys()))})",
+                               video=key)
+        group = h5[key]
+        if not isinstance(group, h5py.Group):
+            raise DatasetError(path, "is not a group of datasets", video=key)
+        return cls(group, path, key)
 
-    def numeric(self, field: str) -> np.ndarray:
+    def node(self, field: str) -> h5py.Dataset:
         if field not in self.group:
             raise self.error(field, f"missing field (the video has: {', '.join(self.group.keys())})")
         node = self.group[field]
@@ -234,7 +318,16 @@ class _FieldReader:
             raise self.error(field, "is not a dataset")
         if node.dtype.kind not in "biuf":
             raise self.error(field, f"wrong dtype {node.dtype}: expected a numeric array")
-        return node[()]
+        return node
+
+    def dataset_shape(self, field: str) -> tuple:
+        return tuple(self.node(field).shape)
+
+    def error(self, field: str, problem: str) -> DatasetError:
+        return DatasetError(self.path, problem, video=self.key, field=field)
+
+    def numeric(self, field: str) -> np.ndarray:
+        return self.node(field)[()]
 
     def finite(self, field: str, values: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(values)):
@@ -279,8 +372,8 @@ class _FieldReader:
                                       f"[0, {n_frames - 1}], got [{picks[0]}, {picks[-1]}]")
         return picks
 
-    def features(self, n_steps: int, feature_dim: Optional[int]) -> np.ndarray:
-        features = self.numeric("features")
+    def features(self, n_steps: int, feature_dim: Optional[int], load: bool = True) -> Optional[np.ndarray]:
+        features = self.numeric("features") if load else _ShapeOnly(self.dataset_shape("features"))
         if features.ndim != 2:
             raise self.error("features", f"wrong shape {features.shape}: expected 2-D (T, D)")
         if feature_dim is not None and features.shape[1] != feature_dim:
@@ -289,6 +382,8 @@ class _FieldReader:
         if features.shape[0] != n_steps:
             raise self.error("features", f"wrong shape {features.shape}: expected {n_steps} rows, "
                                          f"one per entry of picks")
+        if not load:
+            return None
         return self.finite("features", features.astype(np.float32, copy=False))
 
     def step_vector(self, field: str, n_steps: int, required: bool) -> Optional[np.ndarray]:
@@ -311,6 +406,22 @@ class _FieldReader:
                                               f"range: expected 0 <= first <= last <= "
                                               f"n_frames-1 = {n_frames - 1}")
         return change_points
+
+    def exclusive_change_points(self, n_steps: int) -> np.ndarray:
+        """Mr.HiSum's shots `[start, end)` tiling 0..n, returned with inclusive ends."""
+        change_points = self.integers("change_points", self.numeric("change_points"))
+        self.shape("change_points", change_points, (None, 2), "(S, 2) [start, end) steps")
+        if change_points.shape[0] == 0:
+            raise self.error("change_points", "has no shots")
+        starts, ends = change_points[:, 0], change_points[:, 1]
+        expected_starts = np.concatenate(([0], ends[:-1]))
+        if np.any(starts != expected_starts) or np.any(ends <= starts) or ends[-1] != n_steps:
+            shot = int(np.argmax((starts != expected_starts) | (ends <= starts))) \
+                if np.any((starts != expected_starts) | (ends <= starts)) else len(ends) - 1
+            raise self.error("change_points", f"shot {shot} = {change_points[shot].tolist()}: expected "
+                                              f"[start, end) rows with start < end that tile 0..n = "
+                                              f"0..{n_steps} (end = next start, last end = n)")
+        return np.stack((starts, ends - 1), axis=1)
 
     def n_frame_per_seg(self, change_points: np.ndarray) -> np.ndarray:
         derived = change_points[:, 1] - change_points[:, 0] + 1
@@ -359,16 +470,95 @@ def load_splits(dataset_name: str, splits_dir: Optional[PathLike] = None) -> lis
     return read_splits_file(splits_path(dataset_name, splits_dir), dataset_name)
 
 
+#: Split file formats by suffix: CSTA's text lines, PGL-SUM's JSON list / Mr.HiSum's JSON object, DSNet's YAML.
+SPLIT_FORMATS = {".txt": "csta", ".json": "json", ".yml": "yaml", ".yaml": "yaml"}
+
+
 def read_splits_file(path: PathLike, dataset_name: Optional[str] = None) -> list[Split]:
-    """Parse lines `Dataset/splitK/train_keys/test_keys` (keys comma-separated)."""
+    """Read a split file in any of the field's formats (see `SPLIT_FORMATS`).
+
+    * CSTA (`.txt`): lines `Dataset/splitK/train_keys/test_keys`, keys comma-separated;
+    * PGL-SUM (`.json`) and DSNet (`.yml`): a list of `{"train_keys": [...], "test_keys": [...]}`;
+    * Mr.HiSum (`.json`): one object `{"train_keys", "val_keys", "test_keys"}` (a single split).
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(path, "split file not found")
-    lines = [(number, line.strip()) for number, line in
-             enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if line.strip()]
-    if not lines:
-        raise DatasetError(path, "split file has no splits")
-    return [_parse_split_line(path, number, line, dataset_name) for number, line in lines]
+    kind = SPLIT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise DatasetError(path, f"unknown split file type {path.suffix!r}: expected one of "
+                                 f"{', '.join(SPLIT_FORMATS)}")
+    text = path.read_text(encoding="utf-8")
+    if kind == "csta":
+        lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if not lines:
+            raise DatasetError(path, "split file has no splits")
+        splits = [_parse_split_line(path, number, line, dataset_name) for number, line in lines]
+    else:
+        splits = _parse_split_lists(path, _load_structured(path, text, kind))
+    return [dataclasses.replace(split, number=index) for index, split in enumerate(splits, start=1)]
+
+
+def _load_structured(path: Path, text: str, kind: str):
+    try:
+        if kind == "json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except ImportError:
+        raise DatasetError(path, "reading YAML split files needs PyYAML (pip install pyyaml)") from None
+    except Exception as error:                     # json.JSONDecodeError, yaml.YAMLError
+        raise DatasetError(path, f"cannot be parsed as {kind.upper()}: {error}".splitlines()[0]) from None
+
+
+def _parse_split_lists(path: Path, data) -> list[Split]:
+    entries = [data] if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise DatasetError(path, "expected a list of {train_keys, test_keys} objects or one "
+                                 "{train_keys, val_keys, test_keys} object")
+    splits = []
+    for index, entry in enumerate(entries, start=1):
+        def fail(problem: str) -> DatasetError:
+            return DatasetError(path, f"split {index}: {problem}")
+
+        if not isinstance(entry, dict):
+            raise fail("expected an object with train_keys and test_keys")
+        unknown = sorted(set(entry) - {"train_keys", "val_keys", "test_keys"})
+        if unknown:
+            raise fail(f"unknown field(s) {', '.join(unknown)}")
+        roles = {}
+        for role in ("train_keys", "val_keys", "test_keys"):
+            keys = entry.get(role, [])
+            if not isinstance(keys, list) or not all(isinstance(k, str) and k.strip() for k in keys):
+                raise fail(f"{role}: expected a list of video keys")
+            roles[role] = [_normalise_key(k.strip(), path) for k in keys]
+        _check_roles(fail, roles, f"split {index}")
+        splits.append(Split(train_keys=tuple(roles["train_keys"]), test_keys=tuple(roles["test_keys"]),
+                            val_keys=tuple(roles["val_keys"]), name=f"split{index}", source=path))
+    return splits
+
+
+def _normalise_key(key: str, path: Path) -> str:
+    """`../datasets/eccv16_dataset_ovp_google_pool5.h5/video_3` -> `eccv16_dataset_ovp_google_pool5.h5/video_3`."""
+    if ".h5/" in key:
+        file_part, video = key.rsplit(".h5/", 1)
+        return f"{Path(file_part + '.h5').name}/{video}"
+    return key
+
+
+def _check_roles(fail, roles: dict, name: str) -> None:
+    if not roles["train_keys"] or not roles["test_keys"]:
+        raise fail("a split needs at least one training and one test video")
+    for role, keys in roles.items():
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise fail(f"{role.replace('_keys', '')} keys repeated: {', '.join(repeated)}")
+    for first, second in (("train_keys", "test_keys"), ("train_keys", "val_keys"), ("val_keys", "test_keys")):
+        both = sorted(set(roles[first]) & set(roles[second]), key=roles[second].index)
+        if both:
+            raise fail(f"keys in both {first.replace('_keys', '')} and {second.replace('_keys', '')} of "
+                       f"{name}: {', '.join(both)}")
 
 
 def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional[str]) -> Split:
@@ -382,18 +572,9 @@ def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional
     dataset, name, train_text, test_text = parts
     if dataset_name is not None and dataset.lower() != dataset_name.lower():
         raise fail(f"split of dataset '{dataset}', expected '{canonical_dataset_name(dataset_name)}'")
-    train_keys = _parse_keys(train_text)
-    test_keys = _parse_keys(test_text)
-    if not train_keys or not test_keys:
-        raise fail("a split needs at least one training and one test video")
-    for role, keys in (("train", train_keys), ("test", test_keys)):
-        repeated = sorted({key for key in keys if keys.count(key) > 1})
-        if repeated:
-            raise fail(f"{role} keys repeated: {', '.join(repeated)}")
-    both = sorted(set(train_keys) & set(test_keys), key=test_keys.index)
-    if both:
-        raise fail(f"keys in both train and test of {name}: {', '.join(both)}")
-    return Split(train_keys=tuple(train_keys), test_keys=tuple(test_keys), name=name, source=path)
+    roles = {"train_keys": _parse_keys(train_text), "val_keys": [], "test_keys": _parse_keys(test_text)}
+    _check_roles(fail, roles, name)
+    return Split(train_keys=tuple(roles["train_keys"]), test_keys=tuple(roles["test_keys"]), name=name, source=path)
 
 
 def _parse_keys(text: str) -> list[str]:
@@ -405,7 +586,7 @@ def check_split_keys(split: Split, videos: Mapping[str, object], path: PathLike)
     missing = [key for key in split.keys if key not in videos]
     if missing:
         source = split.source if split.source is not None else "split"
-        raise DatasetError(path, f"missing video key: {source} ({split.name or 'split'}) names "
+        raise DatasetError(path, f"missing video key: {source} ({split.label}) names "
                                  f"{len(missing)} video(s) the file lacks: {_preview(missing)}",
                            video=missing[0])
 

@@ -1,10 +1,12 @@
-"""Train CSTA on SumMe and TVSum, 5 splits each, as the paper does.
+"""Train CSTA on SumMe and TVSum, 5 splits each, as the paper does (or on Mr.HiSum, or your own dataset).
 
     python train.py                      # the paper's protocol on data/eccv16_dataset_*.h5
     python train.py --demo               # a few minutes on a CPU, on generated data
     python train.py --datasets SumMe --splits 1 2 --epochs 50 --resume
+    python train.py --datasets MrHiSum --selection map50
+    torchrun --nproc_per_node 4 train.py --datasets TVSum      # one split at a time on 4 GPUs
 
-Checkpoints: WEIGHTS_DIR/{SumMe,TVSum}/split{k}.pt (plain state dicts the original code reads) with a
+Checkpoints: WEIGHTS_DIR/{dataset}/split{k}.pt (plain state dicts the original code reads) with a
 JSON record beside each; per-epoch logs: RESULTS_DIR/{dataset}_split{k}.jsonl.
 """
 
@@ -12,24 +14,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
-import os
 import sys
 import time
 from pathlib import Path
 
-import torch
-from tqdm.auto import tqdm
-
-import dataset as eccv16
 from config import Config
-from model import PretrainedWeightsUnavailable, build_model, describe_parameters
-from training import (library_versions, load_bundle, resolve_device, save_checkpoint, split_is_finished,
-                      train_split, training_fingerprint)
-from evaluation.files import write_json_atomically
-from training.checkpoints import checkpoint_paths, read_record
-from training.report import f1_percent, mean_and_std, table
-from training.sources import config_from_arguments, dataset_sources
+from training.sources import config_from_arguments
 
 
 def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
@@ -38,7 +28,8 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--demo", action="store_true",
                         help="train on a small generated dataset (no downloads, no ImageNet weights)")
     parser.add_argument("--resume", action="store_true",
-                        help="skip splits whose checkpoint and record were written with the same options")
+                        help="skip splits already finished with the same options and continue an unfinished "
+                             "split from its last finished epoch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     Config.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -55,62 +46,87 @@ def run_directories(config: Config, run: int) -> Config:
                                results_dir=str(Path(config.results_dir) / name))
 
 
-def _load(source):
-    return load_bundle(source.name, h5_path=source.h5_path, splits_path=source.splits_path,
-                       annotations=source.annotations_path)
-
-
-def _train_and_save(config: Config, source, split: int, device_name: str, progress: bool, position: int,
-                    threads: int | None = None, bundle=None):
+def _train_and_save(config: Config, spec, split: int, device_name: str, progress: bool, position: int,
+                    threads: int | None = None, bundle=None, resume: bool = False, world=None):
     """Train one split and write its checkpoint; runs in this process or in a worker (which reads the data)."""
+    import torch
+
+    from training import library_versions, load_bundle, resolve_device, save_checkpoint, train_split
+    from training import training_fingerprint
+    from training.checkpoints import progress_path
+    from training.distributed import World
+
+    world = world or World()
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    bundle = bundle if bundle is not None else _load(source)
-    log_path = Path(config.results_dir) / f"{source.name}_split{split}.jsonl"
+    bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming)
+    log_path = Path(config.results_dir) / f"{spec.name}_split{split}.jsonl"
+    resume_path = progress_path(config.weights_dir, spec.name, split)
     outcome = train_split(config, bundle, split, device=device, log_path=log_path, progress=progress,
-                          position=position)
-    record = {
-        "dataset": source.name, "split": split, "selected_epoch": outcome.best.epoch,
-        "selected_by": "last epoch (no epoch passed the rule)" if outcome.fallback_to_last else config.selection,
-        "metrics": outcome.best.as_dict(), "seed": config.seed, "seconds": round(outcome.seconds, 2),
-        "device": str(device), "torch_threads": torch.get_num_threads(), "h5": str(source.h5_path),
-        "log": str(log_path),
-        "fingerprint": training_fingerprint(config), "config": config.to_dict(), "versions": library_versions(),
-    }
-    save_checkpoint(config.weights_dir, source.name, split, outcome.best_state, record)
-    return source.name, split, outcome.best.as_dict(), outcome.seconds
+                          position=position, world=world, progress_path=resume_path, resume=resume)
+    if world.is_main:
+        record = {
+            "dataset": spec.name, "split": split, "selected_epoch": outcome.best.epoch,
+            "selected_by": "last epoch (no epoch passed the rule)" if outcome.fallback_to_last else config.selection,
+            "metrics": outcome.best.as_dict(), "test_metrics": outcome.test, "protocol": bundle.protocol.name,
+            "seed": config.seed, "seconds": round(outcome.seconds, 2), "resumed_from_epoch": outcome.resumed_from,
+            "device": str(device), "torch_threads": torch.get_num_threads(), "world_size": world.size,
+            "backend": world.backend, "h5": str(spec.h5_path), "splits_file": str(spec.splits_path),
+            "log": str(log_path), "fingerprint": training_fingerprint(config), "config": config.to_dict(),
+            "versions": library_versions(),
+        }
+        save_checkpoint(config.weights_dir, spec.name, split, outcome.best_state, record)
+        resume_path.unlink(missing_ok=True)
+    reported = outcome.test or outcome.best.as_dict()
+    return spec.name, split, {**outcome.best.as_dict(), **reported, "epoch": outcome.best.epoch}, outcome.seconds
 
 
-def train_run(config: Config, sources, bundles, *, resume: bool, progress: bool) -> dict[str, dict[int, dict]]:
-    """Every requested split of every dataset; returns the selected epochs' metrics."""
+def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, world=None) -> dict[str, dict[int, dict]]:
+    """Every requested split of every dataset; returns the kept epochs' metrics (on the test videos)."""
+    import multiprocessing
+    import os
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from training import checkpoint_paths, split_is_finished, training_fingerprint
+    from training.checkpoints import read_record
+    from training.distributed import World
+
+    world = world or World()
     fingerprint = training_fingerprint(config)
-    tasks, results = [], {source.name: {} for source in sources}
-    for source in sources:
+    tasks, results = [], {spec.name: {} for spec in specs}
+    for spec in specs:
         for split in config.splits:
-            if resume and split_is_finished(config.weights_dir, source.name, split, fingerprint):
-                record = read_record(checkpoint_paths(config.weights_dir, source.name, split)[1])
-                results[source.name][split] = record["metrics"]
-                print(f"{source.name} split {split}: finished earlier (epoch {record['selected_epoch']}), skipped")
+            if resume and split_is_finished(config.weights_dir, spec.name, split, fingerprint):
+                record = read_record(checkpoint_paths(config.weights_dir, spec.name, split)[1])
+                results[spec.name][split] = {**record["metrics"], **(record.get("test_metrics") or {}),
+                                             "epoch": record["selected_epoch"]}
+                if world.is_main:
+                    print(f"{spec.name} split {split}: finished earlier (epoch {record['selected_epoch']}), skipped")
             else:
-                tasks.append((source, split))
+                tasks.append((spec, split))
     if not tasks:
         return results
-    bar = tqdm(total=len(tasks), desc="splits", unit="split", disable=not progress, position=0, dynamic_ncols=True)
+    bar = tqdm(total=len(tasks), desc="splits", unit="split", disable=not progress or not world.is_main,
+               position=0, dynamic_ncols=True)
     if config.jobs == 1:
-        for source, split in tasks:
-            name, split, metrics, seconds = _train_and_save(config, source, split, config.device, progress, 1,
-                                                            bundle=bundles[source.name])
+        for spec, split in tasks:
+            name, split, metrics, seconds = _train_and_save(config, spec, split, world.device_name(config.device),
+                                                            progress, 1, bundle=bundles[spec.name], resume=resume,
+                                                            world=world)
             results[name][split] = metrics
             bar.update(1)
-            bar.write(_split_line(name, split, metrics, seconds))
+            if world.is_main:
+                bar.write(_split_line(name, split, metrics, seconds))
     else:
         threads = max(1, (os.cpu_count() or 1) // config.jobs)
         context = multiprocessing.get_context("spawn")
         with context.Pool(processes=min(config.jobs, len(tasks))) as pool:
-            pending = [pool.apply_async(_train_and_save, (config, source, split, _worker_device(config, i),
-                                                          False, 0, threads))
-                       for i, (source, split) in enumerate(tasks)]
+            pending = [pool.apply_async(_train_and_save, (config, spec, split, _worker_device(config, i, torch),
+                                                          False, 0, threads, None, resume))
+                       for i, (spec, split) in enumerate(tasks)]
             for job in pending:
                 name, split, metrics, seconds = job.get()
                 results[name][split] = metrics
@@ -120,7 +136,7 @@ def train_run(config: Config, sources, bundles, *, resume: bool, progress: bool)
     return results
 
 
-def _worker_device(config: Config, index: int) -> str:
+def _worker_device(config: Config, index: int, torch) -> str:
     """With several GPUs, one split per GPU in turn; otherwise every worker shares the configured device."""
     if config.device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
         return f"cuda:{index % torch.cuda.device_count()}"
@@ -132,61 +148,109 @@ def _split_line(dataset: str, split: int, metrics: dict, seconds: float) -> str:
             f"rho {metrics['spearman']:.3f}, F1 {metrics['f1']:.1f} ({seconds:.0f} s)")
 
 
-def print_summary(results: dict[str, dict[int, dict]]) -> dict[str, dict]:
+def print_summary(results: dict[str, dict[int, dict]], protocols: dict) -> dict[str, dict]:
+    from training.report import f1_percent, table
+
     finals = {}
     for dataset, splits in results.items():
         if not splits:
             continue
-        rows = [(f"split {k}", m["epoch"], m["kendall"], m["spearman"], f1_percent(m["f1"]))
-                for k, m in sorted(splits.items())]
-        final = {key: sum(m[key] for m in splits.values()) / len(splits) for key in ("kendall", "spearman", "f1")}
-        rows.append(("mean", "", final["kendall"], final["spearman"], f1_percent(final["f1"])))
+        protocol = protocols[dataset]
+        columns = ["kendall", "spearman", "f1", *(m for m in protocol.metrics if m.startswith("map"))]
+        headers = ["", "epoch", "Kendall tau", "Spearman rho", "F1 (%)", *(protocol.headers[m] for m in columns[3:])]
+        rows = [(f"split {k}", m["epoch"], *(_cell(c, m[c]) for c in columns)) for k, m in sorted(splits.items())]
+        final = {key: sum(m[key] for m in splits.values()) / len(splits) for key in columns}
+        rows.append(("mean", "", *(_cell(c, final[c]) for c in columns)))
         print()
-        print(table(("", "epoch", "Kendall tau", "Spearman rho", "F1 (%)"), rows,
-                    title=f"{dataset}: selected epochs on the test videos"))
+        print(table(headers, rows, title=f"{dataset}: kept epochs on the test videos"))
         finals[dataset] = final
     return finals
 
 
+def _cell(metric: str, value: float):
+    from training.report import f1_percent
+
+    return f1_percent(value) if metric == "f1" else value
+
+
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
+
+    import dataset as eccv16
+    from model import PretrainedWeightsUnavailable, build_model, describe_parameters
+    from evaluation.files import write_json_atomically
+    from training import load_bundle, resolve_device
+    from training.distributed import World
+    from training.lock import FolderInUse, RunLock
+    from training.sources import dataset_sources
+
+    world = World.from_environment(config.device)
     try:
-        sources = dataset_sources(config, args.demo)
-        bundles = {source.name: _load(source) for source in sources}   # every file checked before training
-        device = resolve_device(config.device)
+        if world.distributed and config.jobs > 1:
+            raise ValueError("jobs: with torchrun every rank trains the same split; run one torchrun per group "
+                             "of splits (--splits) to train several at once")
+        specs = dataset_sources(config, args.demo)
+        bundles = {spec.name: load_bundle(spec, streaming=config.streaming) for spec in specs}   # all checked first
+        device = resolve_device(world.device_name(config.device))
         model = build_model(config, pretrained=False)
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, eccv16.DatasetError) and not args.demo and not error.path.exists():
+            hint = next((s.missing_file_hint() for s in specs if s.missing_file_hint()), "") \
+                if "specs" in locals() else ""
+            if hint and hint not in str(error):
+                print(hint, file=sys.stderr)
             print("To try everything without the datasets: python train.py --demo", file=sys.stderr)
+        world.close()
         return 2
-    print(f"CSTA {config.model_name} on {device} — {describe_parameters(model)}")
-    print(f"datasets {', '.join(config.datasets)}; splits {', '.join(map(str, config.splits))}; "
-          f"{config.epochs} epochs; seed {config.seed}; weights -> {config.weights_dir}")
-    started = time.perf_counter()
-    per_run = []
+    lock = RunLock([config.weights_dir, config.results_dir]) if world.is_main else None
     try:
+        if lock is not None:
+            lock.__enter__()
+    except FolderInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        world.close()
+        return 2
+    try:
+        if world.is_main:
+            print(f"CSTA {config.model_name} on {device}"
+                  f"{f' x {world.size} ranks ({world.backend})' if world.distributed else ''} — "
+                  f"{describe_parameters(model)}")
+            print(f"datasets {', '.join(s.name for s in specs)}; splits {', '.join(map(str, config.splits))}; "
+                  f"{config.epochs} epochs; seed {config.seed}; weights -> {config.weights_dir}")
+        started = time.perf_counter()
+        per_run = []
+        protocols = {name: bundle.protocol for name, bundle in bundles.items()}
         for run in range(config.runs):
             run_config = run_directories(config, run)
-            if config.runs > 1:
+            if config.runs > 1 and world.is_main:
                 print(f"\nrun {run + 1}/{config.runs} (seed {run_config.seed})")
-            results = train_run(run_config, sources, bundles, resume=args.resume, progress=not args.quiet)
-            per_run.append(print_summary(results))
-            write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
-                                  {"config": run_config.to_dict(), "splits": results, "final": per_run[-1]})
+            results = train_run(run_config, specs, bundles, resume=args.resume, progress=not args.quiet, world=world)
+            if world.is_main:
+                per_run.append(print_summary(results, protocols))
+                write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
+                                      {"config": run_config.to_dict(), "splits": results, "final": per_run[-1]})
     except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if config.runs > 1:
-        print_runs(per_run, config)
-    print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
-          f"`python inference.py{' --demo' if args.demo else ''}`")
+    finally:
+        if lock is not None:
+            lock.release()
+        world.close()
+    if world.is_main:
+        if config.runs > 1:
+            print_runs(per_run, config, [s.name for s in specs])
+        print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
+              f"`python inference.py{' --demo' if args.demo else ''}`")
     return 0
 
 
-def print_runs(per_run: list[dict[str, dict]], config: Config) -> None:
+def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str]) -> None:
+    from evaluation.files import write_json_atomically
+    from training.report import mean_and_std, table
+
     rows, summary = [], {}
-    for dataset in config.datasets:
+    for dataset in names:
         stats = {key: mean_and_std([run[dataset][key] for run in per_run if dataset in run])
                  for key in ("kendall", "spearman", "f1")}
         summary[dataset] = stats

@@ -39,7 +39,7 @@ class BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     "googlenet": BackboneSpec(
         attribute="googlenet",
-        build=lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True),
+        build=lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
         weights=torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1,
         trunk=("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
                "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",

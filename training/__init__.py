@@ -1,26 +1,25 @@
-"""Training and scoring CSTA on the eccv16 datasets, split by split, as the original protocol does."""
+"""Training and scoring CSTA split by split, as the original protocol does, on one process or many.
 
-from .checkpoints import (checkpoint_paths, load_checkpoint, save_checkpoint, split_is_finished,
-                          training_fingerprint)
-from .data import DatasetBundle, load_bundle
-from .loop import SplitOutcome, score_split, train_split
-from .reproducibility import library_versions, resolve_device, seed_everything
-from .selection import SELECTION_RULES, EpochMetrics
+The names below are imported on first use, so that ``training.sources`` (the command lines' options)
+loads without PyTorch and ``--help`` answers at once.
+"""
 
-__all__ = [
-    "DatasetBundle",
-    "EpochMetrics",
-    "SELECTION_RULES",
-    "SplitOutcome",
-    "checkpoint_paths",
-    "library_versions",
-    "load_bundle",
-    "load_checkpoint",
-    "resolve_device",
-    "save_checkpoint",
-    "score_split",
-    "seed_everything",
-    "split_is_finished",
-    "train_split",
-    "training_fingerprint",
-]
+import importlib
+
+_EXPORTS = {
+    "checkpoint_paths": "checkpoints", "load_checkpoint": "checkpoints", "save_checkpoint": "checkpoints",
+    "split_is_finished": "checkpoints", "training_fingerprint": "checkpoints",
+    "DatasetBundle": "data", "load_bundle": "data",
+    "SplitOutcome": "loop", "epoch_order": "loop", "initial_state": "loop", "score_split": "loop",
+    "train_split": "loop",
+    "library_versions": "reproducibility", "resolve_device": "reproducibility", "seed_everything": "reproducibility",
+    "SELECTION_RULES": "selection", "EpochMetrics": "selection",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'training' has no attribute {name!r}")

@@ -1,29 +1,55 @@
-"""A dataset as training and scoring need it: videos in memory, splits, and TVSum's annotations."""
+"""A dataset as training and scoring need it: checked videos, splits, its protocol and TVSum's annotations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 import dataset as eccv16
 import evaluation
+from catalog import DatasetSpec
+from evaluation.protocols import Protocol, get_protocol
+
+
+class SplitRecords(NamedTuple):
+    """A split's videos: trained on, used to select the checkpoint, and reported."""
+
+    train: list[eccv16.VideoRecord]
+    selection: list[eccv16.VideoRecord]
+    test: list[eccv16.VideoRecord]
 
 
 @dataclass(frozen=True)
 class DatasetBundle:
-    name: str                                   #: 'SumMe' or 'TVSum' (the evaluation protocol)
-    h5_path: Path
-    videos: dict[str, eccv16.VideoRecord]
+    spec: DatasetSpec
+    videos: dict[str, eccv16.VideoRecord]       #: by split key (`video_1`, or `other.h5/video_1`)
     splits: list[eccv16.Split]
-    annotations: dict[str, np.ndarray] | None   #: TVSum: raw annotator scores per video key
+    annotations: dict[str, np.ndarray] | None   #: TVSum protocol: raw annotator scores per video key
 
-    def split(self, number: int) -> tuple[list[eccv16.VideoRecord], list[eccv16.VideoRecord]]:
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def h5_path(self) -> Path:
+        return self.spec.h5_path
+
+    @property
+    def protocol(self) -> Protocol:
+        return get_protocol(self.spec.protocol)
+
+    def split(self, number: int) -> SplitRecords:
         if not 1 <= number <= len(self.splits):
-            raise ValueError(f"{self.name}: split {number} does not exist (the splits file has "
+            raise ValueError(f"{self.name}: split {number} does not exist ({self.spec.splits_path} has "
                              f"{len(self.splits)})")
-        return eccv16.split_records(self.splits[number - 1], self.videos, self.h5_path)
+        split = self.splits[number - 1]
+        eccv16.check_split_keys(split, self.videos, self.h5_path)
+        records = [[self.videos[key] for key in keys]
+                   for keys in (split.train_keys, split.selection_keys, split.test_keys)]
+        return SplitRecords(*records)
 
     def annotations_for(self, key: str) -> np.ndarray | None:
         if self.annotations is None:
@@ -31,6 +57,12 @@ class DatasetBundle:
         if key not in self.annotations:
             raise ValueError(f"{self.name}: no TVSum annotations for video '{key}'")
         return self.annotations[key]
+
+    def fraction_base(self) -> int:
+        """N of a fractional batch_size: the original's 25 / 50 for SumMe / TVSum, else the file's video count."""
+        if self.spec.fraction_base is not None:
+            return self.spec.fraction_base
+        return sum(1 for key in self.videos if "/" not in key)
 
 
 def annotations_path(data_dir: str | Path) -> Path:
@@ -42,19 +74,53 @@ def annotations_path(data_dir: str | Path) -> Path:
     return Path(evaluation.default_annotations_path())
 
 
-def load_bundle(name: str, *, h5_path: str | Path, splits_path: str | Path,
-                annotations: str | Path | None = None) -> DatasetBundle:
-    """Read the h5 file once, its splits, and (TVSum) its annotations; every key is checked up front."""
-    videos = eccv16.load_h5(h5_path, dataset_name=name)
-    splits = eccv16.read_splits_file(splits_path, name)
+def _other_file_key(key: str) -> tuple[str, str] | None:
+    """``'eccv16_dataset_ovp_google_pool5.h5/video_3'`` -> (file name, h5 key); None for a plain key."""
+    if ".h5/" not in key:
+        return None
+    file_name, video = key.rsplit("/", 1)
+    return file_name, video
+
+
+def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
+    """Read the dataset's h5 file once (and every other file its splits name), its splits and annotations.
+
+    Every key of every split is checked up front. ``streaming=True`` checks the features' shapes
+    but leaves them on disk; they are read per video while training (datasets larger than memory).
+    """
+    protocol = get_protocol(spec.protocol)
+    splits = eccv16.read_splits_file(spec.splits_path, spec.name if spec.schema == "eccv16"
+                                     and spec.splits_path.suffix == ".txt" and spec.protocol == spec.name
+                                     else None)
+    wanted = {key for split in splits for key in split.keys}
+    own_name = spec.h5_path.name
+    others: dict[str, set[str]] = {}
+    for key in wanted:
+        other = _other_file_key(key)
+        if other is not None and other[0] != own_name:
+            others.setdefault(other[0], set()).add(other[1])
+
+    videos = dict(eccv16.load_h5(spec.h5_path, schema=spec.schema, load_features=not streaming,
+                                 require_gtscore=True))
+    for key in list(videos):
+        videos[f"{own_name}/{key}"] = videos[key]
+    for file_name, keys in sorted(others.items()):
+        path = spec.h5_path.parent / file_name
+        for key, record in eccv16.load_h5(path, keys=sorted(keys), schema=spec.schema,
+                                          load_features=not streaming).items():
+            videos[f"{file_name}/{key}"] = record
     for split in splits:
-        eccv16.check_split_keys(split, videos, h5_path)
+        eccv16.check_split_keys(split, videos, spec.h5_path)
+
     raw_annotations = None
-    if name == "TVSum":
-        raw_annotations = evaluation.load_tvsum_annotations(annotations)
-        missing = [key for key in videos if key not in raw_annotations]
-        if missing:
-            raise ValueError(f"{annotations}: no annotations for video '{missing[0]}' of {h5_path} "
-                             f"({len(missing)} videos lack them)")
-    return DatasetBundle(name=name, h5_path=Path(h5_path), videos=videos, splits=splits,
-                         annotations=raw_annotations)
+    if protocol.needs_annotations:
+        source = spec.annotations_path or evaluation.default_annotations_path()
+        raw_annotations = evaluation.load_tvsum_annotations(source)
+        scored = {key for split in splits for key in split.selection_keys + split.test_keys}
+        for key in sorted(scored):
+            plain = key.rsplit("/", 1)[-1] if key.startswith(own_name + "/") else key
+            if plain not in raw_annotations:
+                raise eccv16.DatasetError(source, f"no annotations for this video of {spec.h5_path}",
+                                          video=plain, field="annotations")
+        raw_annotations = {**raw_annotations, **{f"{own_name}/{k}": v for k, v in raw_annotations.items()}}
+    return DatasetBundle(spec=spec, videos=videos, splits=splits, annotations=raw_annotations)

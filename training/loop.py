@@ -1,5 +1,13 @@
-"""One split of the original protocol: train for the configured epochs, score the test videos after
-each epoch, keep the weights the selection rule picks."""
+"""One split's training: the original's protocol, its random stream, resumable epochs, any number of ranks.
+
+What a seed means (as in the original ``train.py``, on the CPU): the global generator is seeded, a
+throwaway model is built (the original's parameter report), then the split's model; each epoch the
+training order comes from the draws the original's ``DataLoader(shuffle=True)`` makes (its base
+seed, then its sampler's seed for ``randperm``), the training forwards draw their dropout masks from
+the same generator, and the test loader draws its base seed. Each split starts from the seed
+(the original seeds once per run), so split k gives the same weights alone, after a resume or in
+parallel. ``training.initial_state`` returns the weights a split starts from.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +16,22 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-import evaluation
+import dataset as eccv16
 from config import Config
 from model import build_model
+from evaluation.files import write_atomically
 
+from .checkpoints import load_progress, save_progress
 from .data import DatasetBundle
-from .reproducibility import seed_everything, set_deterministic
-from .selection import F1_CONVENTION, SELECTION_RULES, EpochMetrics
+from .distributed import BatchNormReplay, World
+from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
+from .selection import EpochMetrics, selection_rule
 
 
 @dataclass
@@ -29,20 +41,69 @@ class SplitOutcome:
     best: EpochMetrics | None
     best_state: dict[str, torch.Tensor] | None
     history: list[EpochMetrics] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     fallback_to_last: bool = False
+    test: dict[str, float] | None = None        #: the kept weights on the test videos, when selection used others
+    resumed_from: int = 0                       #: epochs taken from a progress file
 
 
 @dataclass(frozen=True)
 class VideoResult:
     key: str
-    scores: evaluation.VideoScores
+    metrics: dict[str, float]
 
 
-def _on_device(records, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Features and targets moved to the device once per split."""
-    return [(torch.as_tensor(r.features, dtype=torch.float32).to(device),
-             torch.as_tensor(r.gtscore, dtype=torch.float32).to(device)) for r in records]
+# ---------------------------------------------------------------------------------------------- the random stream
+
+
+def _fresh_model(config: Config) -> torch.nn.Module:
+    """The split's model, built as the original builds it after seeding (a throwaway model first)."""
+    build_model(config, pretrained=False)
+    return build_model(config)
+
+
+def initial_state(config: Config, dataset_name: str | None = None, split: int | None = None) -> dict[str, torch.Tensor]:
+    """The weights a split starts from, on the CPU, with ``config.pretrained`` as configured.
+
+    Every split of every dataset starts from the seed, so the result depends on ``config`` alone;
+    the global random state of the caller is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(config.seed)
+        return _cpu_copy(_fresh_model(config))
+
+
+def epoch_order(count: int) -> list[int]:
+    """The training order of one epoch, drawn as the original's ``DataLoader(shuffle=True)`` draws it."""
+    torch.empty((), dtype=torch.int64).random_()                            # the loader's base seed
+    sampler_seed = int(torch.empty((), dtype=torch.int64).random_().item())
+    return torch.randperm(count, generator=torch.Generator().manual_seed(sampler_seed)).tolist()
+
+
+def _after_evaluation_draw() -> None:
+    """The base seed the original's test DataLoader draws when it is iterated."""
+    torch.empty((), dtype=torch.int64).random_()
+
+
+@contextlib.contextmanager
+def _video_generator(enabled: bool, seed: int, epoch: int, position: int, device: torch.device) -> Iterator[None]:
+    """With per-video generators, a training forward draws its dropout from (seed, epoch, position) alone."""
+    if not enabled:
+        yield
+        return
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        state = np.random.SeedSequence([seed, epoch, position]).generate_state(2, dtype=np.uint64)
+        torch.manual_seed(int(state[0] % (2**63)))
+        yield
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
 
 
 def _autocast(config: Config, device: torch.device):
@@ -52,34 +113,45 @@ def _autocast(config: Config, device: torch.device):
     return contextlib.nullcontext()
 
 
+class VideoSource:
+    """Features and targets of a list of videos on the device: all held there (in memory) or read per use."""
+
+    def __init__(self, records: list[eccv16.VideoRecord], device: torch.device, in_memory: bool):
+        self.records = records
+        self.device = device
+        self.cached = [self._load(r) for r in records] if in_memory else None
+
+    def _load(self, record: eccv16.VideoRecord) -> tuple[torch.Tensor, torch.Tensor]:
+        features = torch.as_tensor(eccv16.read_features(record), dtype=torch.float32)
+        target = torch.as_tensor(record.gtscore, dtype=torch.float32)
+        return features.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cached[index] if self.cached is not None else self._load(self.records[index])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
 def predict(model: torch.nn.Module, features: torch.Tensor, config: Config, device: torch.device) -> np.ndarray:
     """Per-step scores of one video, in eval mode, as float64 numpy."""
     with torch.inference_mode(), _autocast(config, device):
         return model(features).float().cpu().numpy().astype(np.float64)
 
 
-def evaluate_record(bundle: DatasetBundle, record, scores: np.ndarray) -> evaluation.VideoScores:
-    """One video's per-step scores under the dataset's protocol."""
-    return evaluation.evaluate_video(bundle.name, scores, change_points=record.change_points,
-                                     n_frames=record.n_frames, picks=record.picks, user_summary=record.user_summary,
-                                     annotations=bundle.annotations_for(record.key))
+def evaluate_record(bundle: DatasetBundle, record: eccv16.VideoRecord, scores: np.ndarray) -> dict[str, float]:
+    """One video's per-step scores under the dataset's protocol: its metrics and summary length."""
+    return bundle.protocol.evaluate(record, scores, bundle.annotations_for(record.key)).as_dict()
 
 
-def evaluate_videos(model, records, tensors, bundle: DatasetBundle, config: Config,
-                    device: torch.device) -> list[VideoResult]:
+def evaluate_videos(model, source: VideoSource, bundle: DatasetBundle, config: Config, device: torch.device,
+                    world: World = World()) -> list[VideoResult]:
+    """Score the videos of ``source`` (sharded over the ranks, gathered in order on every rank)."""
     model.eval()
-    return [VideoResult(record.key, evaluate_record(bundle, record, predict(model, features, config, device)))
-            for record, (features, _) in zip(records, tensors)]
-
-
-def summarise_epoch(epoch: int, loss: float, results: list[VideoResult], dataset: str) -> EpochMetrics:
-    means = evaluation.mean_scores([r.scores for r in results])
-    return EpochMetrics(epoch=epoch, loss=loss, kendall=means["kendall"], spearman=means["spearman"],
-                        f1_max=means["f1_max"], f1_avg=means["f1_avg"], f1=means[F1_CONVENTION[dataset]])
-
-
-def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+    local = [(i, evaluate_record(bundle, source.records[i], predict(model, source[i][0], config, device)))
+             for i in world.shard(len(source))]
+    gathered = sorted(world.gather_objects(local), key=lambda item: item[0])
+    return [VideoResult(source.records[i].key, metrics) for i, metrics in gathered]
 
 
 def place_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -99,58 +171,92 @@ def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Adam:
         return torch.optim.Adam(model.parameters(), **options)
 
 
-def _optimizer_step(optimizer: torch.optim.Optimizer, losses: list[torch.Tensor]) -> None:
-    """One update from the mean of a group's losses, as the original accumulates them."""
-    optimizer.zero_grad()
-    (sum(losses[1:], losses[0]) / len(losses)).backward()
-    optimizer.step()
+def _write_log(path: Path | None, entries: list[dict[str, Any]]) -> None:
+    """The whole per-epoch log, replaced at once: after a crash it holds every finished epoch, whole lines only."""
+    if path is None:
+        return
+    write_atomically(path, lambda f: f.write("".join(json.dumps(e) + "\n" for e in entries)), mode="w")
+
+
+# ---------------------------------------------------------------------------------------------- training
 
 
 def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: torch.device,
-                log_path: Path | None = None, progress: bool = True, position: int = 0) -> SplitOutcome:
-    """Train split ``split`` (1-based) of ``bundle`` from ``config.seed``; nothing is written but the log.
+                log_path: Path | None = None, progress: bool = True, position: int = 0,
+                world: World = World(), progress_path: Path | None = None, resume: bool = False,
+                stop_after: int | None = None) -> SplitOutcome:
+    """Train split ``split`` (1-based) of ``bundle`` from ``config.seed``.
 
-    Every split starts from the seed, so splits give the same weights whether they run one after
-    another, in parallel or after a resume (on the CPU: with the same number of torch threads).
+    ``progress_path``: after every epoch, the state needed to continue (model, optimizer, selection,
+    random generators, log) is written there; with ``resume=True`` an existing one is continued.
+    ``stop_after``: end after this epoch (the progress file stays), as a killed run would.
+    Only rank 0 writes files.
     """
     started = time.perf_counter()
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
-    train_records, test_records = bundle.split(split)
-    model = place_model(build_model(config), device)
+    records = bundle.split(split)
+    protocol = bundle.protocol
+    select = selection_rule(config.selection, protocol.metrics)
+    model = place_model(_fresh_model(config), device)
     optimizer = make_optimizer(model, config)
     criterion = torch.nn.MSELoss()
-    shuffle = torch.Generator().manual_seed(config.seed)
-    group_size = config.videos_per_step(bundle.name)
-    select = SELECTION_RULES[config.selection]
-    train_tensors, test_tensors = _on_device(train_records, device), _on_device(test_records, device)
+    parameters = list(model.parameters())
+    group_size = config.group_size(bundle.fraction_base(), len(records.train))
+    per_video_rng = config.per_video_rng or world.distributed
+    replay = BatchNormReplay(model, world)
+    in_memory = not config.streaming
+    train_source = VideoSource(records.train, device, in_memory)
+    selection_source = VideoSource(records.selection, device, in_memory)
 
     outcome = SplitOutcome(dataset=bundle.name, split=split, best=None, best_state=None)
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text("")
-    epochs = tqdm(range(1, config.epochs + 1), desc=f"{bundle.name} split {split}", unit="epoch",
-                  disable=not progress, position=position, leave=False, dynamic_ncols=True)
+    first_epoch = 1
+    if resume and progress_path is not None and progress_path.is_file():
+        saved = load_progress(progress_path, config)
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            outcome.history = [EpochMetrics.from_dict(m) for m in saved["history"]]
+            outcome.log = saved["log"]
+            outcome.best = EpochMetrics.from_dict(saved["best"]) if saved["best"] else None
+            outcome.best_state = saved["best_state"]
+            set_rng_state(saved["rng"], device)
+            first_epoch = outcome.resumed_from = saved["epoch"] + 1
+
+    epochs = tqdm(range(first_epoch, config.epochs + 1), desc=f"{bundle.name} split {split}", unit="epoch",
+                  disable=not progress or not world.is_main, position=position, leave=False, dynamic_ncols=True,
+                  initial=first_epoch - 1, total=config.epochs)
     for epoch in epochs:
         epoch_started = time.perf_counter()
         model.train()
+        order = epoch_order(len(train_source))
         loss_total = torch.zeros((), device=device)
-        pending: list[torch.Tensor] = []
-        for index in torch.randperm(len(train_tensors), generator=shuffle).tolist():
-            features, target = train_tensors[index]
-            with _autocast(config, device):
-                scores = model(features)
-            loss = criterion(scores.float(), target)
-            loss_total += loss.detach()
-            pending.append(loss)
-            if len(pending) == group_size:
-                _optimizer_step(optimizer, pending)
-                pending = []
-        if pending:
-            _optimizer_step(optimizer, pending)
+        for start in range(0, len(order), group_size):
+            group = range(start, min(start + group_size, len(order)))
+            replay.begin_group()
+            optimizer.zero_grad()
+            losses = []
+            for slot in world.shard(len(group)):
+                position_in_epoch = group[slot]
+                features, target = train_source[order[position_in_epoch]]
+                replay.begin_video(position_in_epoch)
+                with _video_generator(per_video_rng, config.seed, epoch, position_in_epoch, device), \
+                        _autocast(config, device):
+                    scores = model(features)
+                replay.end_video()
+                loss = criterion(scores.float(), target)
+                loss_total += loss.detach()
+                losses.append(loss)
+            if losses:
+                (sum(losses[1:], losses[0]) / len(group)).backward()
+            world.sum_gradients(parameters, device)
+            replay.replay(len(group), device)
+            optimizer.step()
+        _after_evaluation_draw()
 
-        results = evaluate_videos(model, test_records, test_tensors, bundle, config, device)
-        metrics = summarise_epoch(epoch, float(loss_total) / len(train_tensors), results, bundle.name)
+        results = evaluate_videos(model, selection_source, bundle, config, device, world)
+        loss_sum = float(sum(world.gather_objects([float(loss_total)])))
+        metrics = EpochMetrics.from_means(epoch, loss_sum / len(order), protocol.means([r.metrics for r in results]))
         outcome.history.append(metrics)
         selected = select(outcome.best, metrics)
         if selected:
@@ -158,24 +264,42 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             outcome.best_state = _cpu_copy(model)
         epochs.set_postfix(loss=f"{metrics.loss:.4f}", tau=f"{metrics.kendall:.3f}", rho=f"{metrics.spearman:.3f}",
                            F1=f"{metrics.f1:.1f}", best=outcome.best.epoch if outcome.best else "-")
-        if log_path is not None:
-            with log_path.open("a") as log:
-                log.write(json.dumps({**metrics.as_dict(), "selected": selected,
-                                      "seconds": round(time.perf_counter() - epoch_started, 3)}) + "\n")
+        outcome.log.append({**metrics.as_dict(), "selected": selected,
+                            "seconds": round(time.perf_counter() - epoch_started, 3),
+                            "order": [records.train[i].key for i in order]})
+        if world.is_main:
+            _write_log(log_path, outcome.log)
+            if progress_path is not None and epoch < config.epochs:
+                save_progress(progress_path, config, {
+                    "epoch": epoch, "model": _cpu_copy(model), "optimizer": optimizer.state_dict(),
+                    "history": [m.as_dict() for m in outcome.history], "log": outcome.log,
+                    "best": outcome.best.as_dict() if outcome.best else None, "best_state": outcome.best_state,
+                    "rng": rng_state(device), "world_size": world.size})
+        if stop_after is not None and epoch >= stop_after:
+            break
+    replay.close()
 
     if outcome.best_state is None:      # no epoch passed the rule (e.g. undefined correlations throughout)
         outcome.best = outcome.history[-1]
         outcome.best_state = _cpu_copy(model)
         outcome.fallback_to_last = True
+    if records.test is not records.selection and [r.key for r in records.test] != [r.key for r in records.selection]:
+        results = score_records(config, bundle, records.test, outcome.best_state, device=device, world=world)
+        outcome.test = protocol.means([r.metrics for r in results])
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def score_split(config: Config, bundle: DatasetBundle, split: int, state_dict: dict[str, torch.Tensor], *,
-                device: torch.device) -> list[VideoResult]:
-    """Score a split's test videos with the given weights (the model built for ``config``, no ImageNet load)."""
-    _, test_records = bundle.split(split)
+def score_records(config: Config, bundle: DatasetBundle, records: list[eccv16.VideoRecord],
+                  state_dict: dict[str, torch.Tensor], *, device: torch.device, world: World = World()) -> list[VideoResult]:
+    """Score videos with the given weights (the model built for ``config``, no ImageNet load)."""
     model = build_model(config, pretrained=False)
     model.load_state_dict(state_dict, strict=True)
     place_model(model, device)
-    return evaluate_videos(model, test_records, _on_device(test_records, device), bundle, config, device)
+    return evaluate_videos(model, VideoSource(records, device, in_memory=False), bundle, config, device, world)
+
+
+def score_split(config: Config, bundle: DatasetBundle, split: int, state_dict: dict[str, torch.Tensor], *,
+                device: torch.device) -> list[VideoResult]:
+    """Score a split's test videos with the given weights."""
+    return score_records(config, bundle, bundle.split(split).test, state_dict, device=device)

@@ -30,12 +30,32 @@ def seed_everything(seed: int) -> None:
 
 
 def set_deterministic(enabled: bool) -> None:
-    """PyTorch's deterministic switches (the CSTA model swaps in its own deterministic pooling backward)."""
+    """PyTorch's deterministic switches (the CSTA model swaps in its own deterministic pooling backward).
+
+    cuDNN's deterministic convolutions are on in every run, as the original sets them;
+    ``enabled`` (``--deterministic``) adds ``torch.use_deterministic_algorithms`` for everything else.
+    """
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
-    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+def rng_state(device: torch.device) -> dict:
+    """Every generator a training run draws from: torch's CPU one (and the device's CUDA one), numpy's, Python's."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def library_versions() -> dict[str, str | None]:

@@ -1,4 +1,4 @@
-"""Where a run reads its data and writes its weights: the real eccv16 files, or the built-in demo."""
+"""Where a run reads its data: the datasets it names, or the built-in demo."""
 
 from __future__ import annotations
 
@@ -7,24 +7,17 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import catalog
 import dataset as eccv16
+from catalog import ORIGINAL_SIZES, DatasetSpec
 from config import REPO_ROOT, Config, ConfigError
 
-from .data import annotations_path
 
 #: The demo trains the paper's model briefly, without ImageNet weights, into its own folders,
 #: on 20 short videos per dataset so that all 10 splits train in a few minutes on a laptop CPU.
 DEMO_EPOCHS = 10
 DEMO_DATA = {"n_videos": 20, "min_steps": 15, "max_steps": 25}
 DEMO_DATA_DIR = REPO_ROOT / "data" / "demo"
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    name: str
-    h5_path: Path
-    splits_path: Path
-    annotations_path: Path | None
 
 
 def demo_config(config: Config, explicitly_set: set[str]) -> Config:
@@ -37,17 +30,26 @@ def demo_config(config: Config, explicitly_set: set[str]) -> Config:
     return dataclasses.replace(config, **changes)
 
 
-def dataset_sources(config: Config, demo: bool) -> list[DatasetSource]:
+def dataset_sources(config: Config, demo: bool) -> list[DatasetSpec]:
+    """The run's datasets as described values (the demo's generated SumMe- and TVSum-like files under --demo)."""
     if demo:
         import demo_data
 
         paths = demo_data.ensure_demo_dataset(DEMO_DATA_DIR, **DEMO_DATA)
-        return [DatasetSource(name, paths.h5_path(name), paths.splits_path(name), paths.annotations_path(name))
-                for name in config.datasets]
-    return [DatasetSource(name, eccv16.default_h5_path(name, config.data_dir),
-                          eccv16.splits_path(name, config.splits_dir),
-                          annotations_path(config.data_dir) if name == "TVSum" else None)
-            for name in config.datasets]
+        specs = []
+        for name in config.datasets:
+            canonical = eccv16.canonical_dataset_name(name)
+            if canonical not in ORIGINAL_SIZES:
+                raise ValueError(f"datasets: the demo has SumMe and TVSum only, not {name!r}")
+            specs.append(DatasetSpec(canonical, canonical, paths.h5_path(canonical), paths.splits_path(canonical),
+                                     annotations_path=paths.annotations_path(canonical),
+                                     fraction_base=ORIGINAL_SIZES[canonical]))
+        return specs
+    from .data import annotations_path
+
+    return [catalog.resolve(entry, data_dir=config.data_dir, splits_dir=config.splits_dir, setting=config.setting,
+                            annotations_path=annotations_path(config.data_dir))
+            for entry in config.datasets]
 
 
 def config_from_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
