@@ -1,8 +1,9 @@
-"""Score saved CSTA weights on the test videos of every split: Kendall tau, Spearman rho and F1.
+"""Score saved CSTA weights on the test videos of every split: Kendall tau, Spearman rho and F1 (and mAP).
 
     python inference.py                      # weights/{SumMe,TVSum}/split{1..5}.pt (this project's or the authors')
     python inference.py --demo               # the checkpoints of `python train.py --demo`
     python inference.py --datasets TVSum --weights-dir path/to/weights --out results/tvsum.json
+    python inference.py --datasets MrHiSum --splits 1
 
 Per split: one row per test video and the split's means. Final: the mean over splits, as the paper reports.
 """
@@ -10,24 +11,11 @@ Per split: one row per test video and the split's means. Final: the mean over sp
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
-
-import dataset as eccv16
-import evaluation
 from config import Config
-from model import build_model, describe_parameters
-from training import load_bundle, load_checkpoint, resolve_device, score_split
-from evaluation.files import write_json_atomically
-from training.checkpoints import MissingCheckpoint, checkpoint_paths, read_record
-from training.loop import evaluate_record
-from training.report import f1_percent, table
-from training.selection import F1_CONVENTION
-from training.sources import config_from_arguments, dataset_sources
-
+from training.sources import config_from_arguments
 
 
 def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
@@ -39,87 +27,106 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",
                         help="model options: from the JSON record beside each checkpoint when there is one "
                              "(default), or from the command line (checkpoints of the original code have no record)")
-    Config.add_arguments(parser, exclude=("epochs", "batch_size", "learning_rate", "weight_decay", "selection",
-                                          "jobs", "runs", "pretrained"))
+    Config.add_arguments(parser, exclude=("epochs", "batch_size", "videos_per_step", "learning_rate", "weight_decay",
+                                          "selection", "jobs", "runs", "pretrained", "per_video_rng"))
     args = parser.parse_args(argv)
     return config_from_arguments(parser, args), args
 
 
-def config_for_checkpoint(config: Config, record: dict | None, use_record: bool) -> Config:
-    """The model options a checkpoint was trained with (from its record), keeping this run's paths."""
-    if not use_record or record is None or "config" not in record:
-        return config
-    trained = Config.from_dict(record["config"])
-    return dataclasses.replace(config, **trained.model_options())
+def _columns(protocol) -> list[str]:
+    return list(protocol.metrics)
 
 
-def score_dataset(config: Config, source, *, use_record: bool, device) -> dict:
-    bundle = load_bundle(source.name, h5_path=source.h5_path, splits_path=source.splits_path,
-                         annotations=source.annotations_path)
-    convention = F1_CONVENTION[source.name]
+def _format(metric: str, value):
+    from training.report import f1_percent
+
+    return f1_percent(value) if metric.startswith("f1") else value
+
+
+def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
+    from model import build_model
+    from training import load_bundle, load_checkpoint, score_split
+    from training.checkpoints import checkpoint_paths, config_for_checkpoint, load_model_weights, read_record
+    from training.report import table
+
+    bundle = load_bundle(spec, streaming=config.streaming)
+    protocol = bundle.protocol
+    columns = _columns(protocol)
     splits = {}
     for split in config.splits:
-        weights_path, record_path = checkpoint_paths(config.weights_dir, source.name, split)
+        weights_path, record_path = checkpoint_paths(config.weights_dir, spec.name, split)
         state = load_checkpoint(weights_path)
-        split_config = config_for_checkpoint(config, read_record(record_path), use_record)
-        try:
-            videos = score_split(split_config, bundle, split, state, device=device)
-        except RuntimeError as error:
-            raise ValueError(f"{weights_path}: does not fit the model {split_config.model_name} with these options "
-                             f"({str(error).splitlines()[0]}); pass the options it was trained with") from error
-        per_video = {v.key: v.scores.as_dict() for v in videos}
-        means = evaluation.mean_scores([v.scores for v in videos])
+        split_config = config_for_checkpoint(config, read_record(record_path) if use_record else None)
+        load_model_weights(build_model(split_config, pretrained=False), state, weights_path,
+                           f"{split_config.model_name} with these options")
+        videos = score_split(split_config, bundle, split, state, device=device)
+        per_video = {v.key: v.metrics for v in videos}
+        means = protocol.means(per_video.values())
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means}
-        rows = [(key, v["kendall"], v["spearman"], f1_percent(v["f1_max"]), f1_percent(v["f1_avg"]),
-                 v["summary_frames"]) for key, v in per_video.items()]
-        rows.append(("mean", means["kendall"], means["spearman"], f1_percent(means["f1_max"]),
-                     f1_percent(means["f1_avg"]), ""))
+        rows = [(key, *(_format(c, v[c]) for c in columns), v["summary_frames"]) for key, v in per_video.items()]
+        rows.append(("mean", *(_format(c, means[c]) for c in columns), ""))
         print()
-        print(table(("video", "Kendall tau", "Spearman rho", "F1 max", "F1 avg", "summary frames"), rows,
-                    title=f"[{source.name} split {split}] {weights_path}"))
-    final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits)
-             for key in ("kendall", "spearman", "f1_max", "f1_avg")}
-    final["f1"] = final[convention]
+        print(table(("video", *(protocol.headers[c] for c in columns), "summary frames"), rows,
+                    title=f"[{spec.name} split {split}] {weights_path}"))
+    final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits) for key in columns}
+    final["f1"] = final[protocol.f1]
     baseline = random_baseline(bundle, config.splits)
-    baseline["f1"] = baseline[convention]
-    return {"h5": str(source.h5_path), "f1_convention": convention, "splits": splits, "final": final,
-            "random_scores": baseline}
+    return {"h5": str(spec.h5_path), "protocol": protocol.name, "f1_convention": protocol.f1, "splits": splits,
+            "final": final, "random_scores": baseline}
 
 
 def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     """The same test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
+    import numpy as np
+
+    from training.loop import evaluate_record
+
     rng = np.random.default_rng(seed)
     per_split = []
     for split in splits:
-        _, test_records = bundle.split(split)
         scores = [evaluate_record(bundle, record, rng.random(record.n_steps))
-                  for record in test_records for _ in range(draws)]
-        per_split.append(evaluation.mean_scores(scores))
+                  for record in bundle.split(split).test for _ in range(draws)]
+        per_split.append(bundle.protocol.means(scores))
     return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
 
 
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
+
+    import dataset as eccv16
+    from evaluation.files import write_json_atomically
+    from model import build_model, describe_parameters
+    from training import resolve_device
+    from training.checkpoints import MissingCheckpoint
+    from training.report import f1_percent, table
+    from training.sources import dataset_sources
+
     try:
         device = resolve_device(config.device)
-        sources = dataset_sources(config, args.demo)
+        specs = dataset_sources(config, args.demo)
         print(f"CSTA {config.model_name} on {device} — {describe_parameters(build_model(config, pretrained=False))}")
-        results = {source.name: score_dataset(config, source, use_record=args.options_from == "checkpoint",
-                                              device=device) for source in sources}
+        results = {spec.name: score_dataset(config, spec, use_record=args.options_from == "checkpoint",
+                                            device=device) for spec in specs}
     except (eccv16.DatasetError, MissingCheckpoint, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows = []
+    extra = sorted({m for r in results.values() for m in r["final"] if m.startswith("map")})
     for name, r in results.items():
-        rows.append((name, r["final"]["kendall"], r["final"]["spearman"], f1_percent(r["final"]["f1"]),
-                     F1_CONVENTION[name].replace("f1_", "")))
-        rows.append(("  random scores (mean of 20 draws)", r["random_scores"]["kendall"], r["random_scores"]["spearman"],
-                     f1_percent(r["random_scores"]["f1"]), ""))
+        convention = r["f1_convention"]
+        for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
+            rows.append((label, values["kendall"], values["spearman"], f1_percent(values[convention]),
+                         *(values.get(m, "") for m in extra), convention.replace("f1_", "") if values is r["final"]
+                         else ""))
     print()
-    print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", "F1 over users"), rows,
+    print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", *extra, "F1 over users"), rows,
                 title=f"Mean over splits {', '.join(map(str, config.splits))}"))
     out = args.out or Path(config.results_dir) / "inference.json"
-    write_json_atomically(out, {"config": config.to_dict(), "datasets": results})
+    try:
+        write_json_atomically(out, {"config": config.to_dict(), "datasets": results})
+    except OSError as error:
+        print(f"error: {out}: cannot write the results ({error.strerror or error})", file=sys.stderr)
+        return 2
     print(f"\nwritten to {out}")
     return 0
 

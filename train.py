@@ -149,7 +149,7 @@ def _split_line(dataset: str, split: int, metrics: dict, seconds: float) -> str:
 
 
 def print_summary(results: dict[str, dict[int, dict]], protocols: dict) -> dict[str, dict]:
-    from training.report import f1_percent, table
+    from training.report import table
 
     finals = {}
     for dataset, splits in results.items():
@@ -191,6 +191,11 @@ def main(argv=None) -> int:
                              "of splits (--splits) to train several at once")
         specs = dataset_sources(config, args.demo)
         bundles = {spec.name: load_bundle(spec, streaming=config.streaming) for spec in specs}   # all checked first
+        for bundle in bundles.values():
+            missing = [k for k in config.splits if k > len(bundle.splits)]
+            if missing:
+                raise ValueError(f"splits: {bundle.spec.splits_path} has {len(bundle.splits)} split(s), "
+                                 f"not split {missing[0]}")
         device = resolve_device(world.device_name(config.device))
         model = build_model(config, pretrained=False)
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:

@@ -1,12 +1,15 @@
-"""Score any method's per-step predictions under CSTA's protocol.
+"""Score any method's per-step predictions under CSTA's protocol (SumMe, TVSum) or Mr.HiSum's.
 
     python -m evaluation --dataset {SumMe,TVSum} --h5 FILE --scores SCORES.json
                          [--annotations FILE] [--out OUT.json]
+    python -m evaluation --dataset MrHiSum --h5 mr_hisum.h5 --scores SCORES.json
+                         [--split-file mr_hisum_split.json --subset test] [--out OUT.json]
 
-SCORES.json maps h5 video keys to lists of per-step scores (one per ``picks``
-entry).  A per-video table and the means are printed; ``--out`` writes them as
-JSON.  Bad input ends with one ``error:`` line naming the file, the video and
-the field, and exit status 2.
+SCORES.json maps h5 video keys to lists of per-step scores (one per ``picks`` entry; for Mr.HiSum
+one per row of ``features``). Scores are importances (e.g. in [0, 1]): the keyshot knapsack is
+not shift-invariant, so negative scores (logits) are refused. A per-video table and the means are
+printed; ``--out`` writes them as JSON. Bad input ends with one ``error:`` line naming the file,
+the video and the field, and exit status 2. The h5 file is checked exactly as train.py checks it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import numpy as np
 from .annotations import SAMPLE_EVERY, default_annotations_path, load_tvsum_annotations
 from .files import write_json_atomically
 from .metrics import UndefinedCorrelationWarning
-from .protocol import DATASETS, canonical_dataset, evaluate_video, mean_scores
+from .protocols import PROTOCOLS, get_protocol
+from .summary import shot_lengths, summary_budget
 
-H5_FIELDS = ("change_points", "n_frames", "picks", "user_summary")
+SCHEMA_OF_PROTOCOL = {"SumMe": "eccv16", "TVSum": "eccv16", "MrHiSum": "mrhisum"}
+SUBSETS = ("all", "train", "val", "test")
 
 
 class InputError(Exception):
@@ -37,7 +42,7 @@ def _natural_key(name: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def read_scores(path: Path) -> dict[str, np.ndarray]:
+def read_scores(path: Path, *, allow_negative: bool = False) -> dict[str, np.ndarray]:
     """``{video key: float64 scores}`` from a JSON object of lists of numbers."""
     try:
         with open(path, encoding="utf-8") as fh:
@@ -63,85 +68,77 @@ def read_scores(path: Path) -> dict[str, np.ndarray]:
         if not np.all(np.isfinite(arr)):
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise InputError(f"{where}: entry {bad} is {values[bad]}, not a finite number")
+        if not allow_negative and arr.min() < 0:
+            at = int(np.argmin(arr))
+            raise InputError(f"{where}: smallest score {arr[at]:g} (entry {at}) is negative; scores must be "
+                             f"importances >= 0 (e.g. in [0, 1]: apply a sigmoid to logits), because the keyshot "
+                             f"knapsack is not shift-invariant (--allow-negative-scores scores them as they are)")
         out[key] = arr
     return out
 
 
-def read_h5_videos(path: Path, keys) -> dict[str, dict[str, np.ndarray]]:
-    """The protocol's fields of the requested videos, read once, checked."""
-    import h5py
+def read_videos(path: Path, keys, protocol) -> dict:
+    """The requested videos of the h5 file, checked by ``dataset.load_h5`` (the same checks as training)."""
+    from dataset import DatasetError, load_h5
 
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
-        hdf = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open as HDF5: {exc}") from None
-    videos = {}
-    with hdf:
-        for key in keys:
-            if key not in hdf or not isinstance(hdf[key], h5py.Group):
-                known = sorted(hdf.keys(), key=_natural_key)
-                shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
-                raise InputError(f"{path}: video {key!r}: no such video in the file (it has {shown})")
-            group = hdf[key]
-            record = {}
-            for name in H5_FIELDS:
-                if name not in group:
-                    raise InputError(f"{path}: video {key!r}: field {name!r} is missing")
-                try:
-                    record[name] = np.asarray(group[name][()])
-                except (OSError, TypeError, ValueError) as exc:
-                    raise InputError(f"{path}: video {key!r}: field {name!r} cannot be read: {exc}") from None
-            _check_record(path, key, record)
-            videos[key] = record
-    return videos
+        return load_h5(path, keys=keys, feature_dim=None, require_features=protocol.name == "MrHiSum",
+                       require_gtscore=protocol.needs_gtscore, schema=SCHEMA_OF_PROTOCOL[protocol.name],
+                       load_features=False)
+    except DatasetError as exc:
+        message = str(exc)
+        if exc.problem.startswith("missing video key"):
+            message = f"{path}: video {exc.video!r}: no such video in the file ({exc.problem.split('(', 1)[-1]}"
+        raise InputError(message) from None
 
 
-def _check_record(path: Path, key: str, rec: dict[str, np.ndarray]) -> None:
-    def fail(name, why):
-        raise InputError(f"{path}: video {key!r}: field {name!r}: {why}")
+def subset_keys(split_file: Path, subset: str) -> list[str] | None:
+    """The keys of ``subset`` in a split file (all its splits); None for 'all'."""
+    from dataset import DatasetError, read_splits_file
 
-    for name, arr in rec.items():
-        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-            fail(name, f"expected numbers, got dtype {arr.dtype}")
-    n = rec["n_frames"].reshape(-1)
-    if n.size != 1 or not np.isfinite(n[0]) or n[0] != np.floor(n[0]) or n[0] <= 0:
-        fail("n_frames", f"expected one positive whole number, got {n.tolist()!r}")
-    n_frames = int(n[0])
-    rec["n_frames"] = np.int64(n_frames)
-    cps = rec["change_points"]
-    if cps.ndim != 2 or cps.shape[1] != 2 or cps.shape[0] == 0:
-        fail("change_points", f"expected shape (n_shots, 2), got {cps.shape}")
-    if not np.all(np.isfinite(cps)) or np.any(cps != np.floor(cps)):
-        fail("change_points", "expected whole frame numbers")
-    if np.any(cps[:, 0] < 0) or np.any(cps[:, 1] < cps[:, 0]) or np.any(cps[:, 0] >= n_frames):
-        fail("change_points", f"every row must be [first, last] frames with 0 <= first <= last and first < n_frames ({n_frames})")
-    picks = rec["picks"]
-    if picks.ndim != 1 or picks.size == 0:
-        fail("picks", f"expected a non-empty 1-D array, got shape {picks.shape}")
-    if not np.all(np.isfinite(picks)) or np.any(picks != np.floor(picks)):
-        fail("picks", "expected whole frame numbers")
-    if picks[0] < 0 or picks[-1] > n_frames or np.any(np.diff(picks) <= 0):
-        fail("picks", f"expected strictly increasing frame numbers within [0, {n_frames}]")
-    users = rec["user_summary"]
-    if users.ndim != 2 or users.shape[0] == 0:
-        fail("user_summary", f"expected shape (n_users, n_frames), got {users.shape}")
+    try:
+        splits = read_splits_file(split_file)
+    except DatasetError as exc:
+        raise InputError(str(exc)) from None
+    if subset == "all":
+        return None
+    role = {"train": "train_keys", "val": "val_keys", "test": "test_keys"}[subset]
+    return list(dict.fromkeys(key for split in splits for key in getattr(split, role)))
 
 
-def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None):
-    """Evaluate a scores file; returns ``(per-video VideoScores dict, notes)``.
+def empty_summary_cause(video, budget: int) -> str:
+    """Why a keyshot summary came out empty: no shot fits the budget, or the scores left nothing worth taking."""
+    lengths = shot_lengths(video.change_points)
+    if lengths.min() > budget:
+        return (f"every shot is longer than the budget ({int(lengths.min())} frames or more against "
+                f"{budget})")
+    return "no shot that fits the budget has a positive score"
+
+
+def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *, split_file=None,
+                   subset: str = "all", allow_negative: bool = False):
+    """Evaluate a scores file; returns ``(protocol, per-video result dict, notes)``.
 
     Raises :class:`InputError` for any inconsistent input.
     """
-    dataset = canonical_dataset(dataset)
+    protocol = get_protocol(dataset)
     h5_path, scores_path = Path(h5_path), Path(scores_path)
-    scores = read_scores(scores_path)
+    scores = read_scores(scores_path, allow_negative=allow_negative)
     keys = sorted(scores, key=_natural_key)
-    videos = read_h5_videos(h5_path, keys)
+    if split_file is not None:
+        wanted = subset_keys(Path(split_file), subset)
+        if wanted is not None:
+            missing = [k for k in wanted if k not in scores]
+            if missing:
+                raise InputError(f"{scores_path}: video {missing[0]!r}: field 'scores': missing, but the {subset} "
+                                 f"videos of {split_file} include it ({len(missing)} missing)")
+            keys = sorted(wanted, key=_natural_key)
+    videos = read_videos(h5_path, keys, protocol)
 
     annotations = None
-    if dataset == "TVSum":
+    if protocol.needs_annotations:
         anno_path = Path(annotations_path) if annotations_path else default_annotations_path()
         try:
             annotations = load_tvsum_annotations(anno_path)
@@ -156,89 +153,97 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None):
 
     results, notes = {}, []
     for key in keys:
-        rec = videos[key]
-        n_picks = rec["picks"].size
-        if scores[key].size != n_picks:
+        video = videos[key]
+        if scores[key].size != video.n_steps:
             raise InputError(
                 f"{scores_path}: video {key!r}: field 'scores': {scores[key].size} scores, "
-                f"but {h5_path} has {n_picks} picks (one score per pick expected)"
+                f"but {h5_path} has {video.n_steps} picks (one score per pick expected)"
             )
         if annotations is not None:
-            anno = annotations[key]
-            n_steps = math.ceil(anno.shape[1] / SAMPLE_EVERY)
-            if n_steps != n_picks:
+            n_steps = math.ceil(annotations[key].shape[1] / SAMPLE_EVERY)
+            if n_steps != video.n_steps:
                 raise InputError(
-                    f"{anno_path}: video {key!r}: field 'annotations': {anno.shape[1]} annotated frames "
-                    f"give {n_steps} steps (every {SAMPLE_EVERY}th frame), but {h5_path} has {n_picks} picks"
+                    f"{anno_path}: video {key!r}: field 'annotations': {annotations[key].shape[1]} annotated "
+                    f"frames give {n_steps} steps (every {SAMPLE_EVERY}th frame), but {h5_path} has "
+                    f"{video.n_steps} picks"
                 )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UndefinedCorrelationWarning)
             try:
-                results[key] = evaluate_video(
-                    dataset,
-                    scores[key],
-                    change_points=rec["change_points"],
-                    n_frames=rec["n_frames"],
-                    picks=rec["picks"],
-                    user_summary=rec["user_summary"],
-                    annotations=None if annotations is None else annotations[key],
-                )
+                results[key] = protocol.evaluate(video, scores[key],
+                                                 None if annotations is None else annotations[key])
             except ValueError as exc:
                 raise InputError(f"{h5_path}: video {key!r}: {exc}") from None
         notes += [f"{key}: {w.message}" for w in caught if issubclass(w.category, UndefinedCorrelationWarning)]
         if results[key].summary_frames == 0:
-            notes.append(f"{key}: empty summary (every shot is longer than the budget); F1 reported as 0")
-    return results, notes
+            budget = (int(np.floor(video.n_steps * 0.15)) if protocol.name == "MrHiSum"
+                      else summary_budget(video.change_points))
+            notes.append(f"{key}: empty summary ({empty_summary_cause(video, budget)}); F1 reported as 0")
+    return protocol, results, notes
 
 
-def format_table(dataset: str, results: dict, means: dict) -> str:
-    head = f"{'video':<12} {'F1 max':>8} {'F1 avg':>8} {'Kendall':>8} {'Spearman':>9} {'frames':>15}"
+def format_table(protocol, results: dict, means: dict) -> str:
+    columns = list(protocol.metrics)
+    head = f"{'video':<14}" + "".join(f" {protocol.headers[c]:>12}" for c in columns) + f" {'frames':>15}"
     lines = [head, "-" * len(head)]
+
+    def cell(metric, value):
+        return f" {value:12.2f}" if metric.startswith("f1") else f" {value:12.3f}"
+
     for key, v in results.items():
+        row = v.as_dict()
         frames = f"{v.summary_frames}/{v.summary.size}"
-        lines.append(
-            f"{key:<12} {v.f1_max:8.2f} {v.f1_avg:8.2f} {v.kendall:8.3f} {v.spearman:9.3f} {frames:>15}"
-        )
+        lines.append(f"{key:<14}" + "".join(cell(c, row[c]) for c in columns) + f" {frames:>15}")
     lines.append("-" * len(head))
-    lines.append(
-        f"{'mean':<12} {means['f1_max']:8.2f} {means['f1_avg']:8.2f} "
-        f"{means['kendall']:8.3f} {means['spearman']:9.3f}"
-    )
-    headline = "F1 max (best user)" if dataset == "SumMe" else "F1 avg (mean over users)"
-    lines.append(f"{dataset}, {len(results)} video(s); the usual F1 for {dataset} is {headline}.")
+    lines.append(f"{'mean':<14}" + "".join(cell(c, means[c]) for c in columns))
+    lines.append(f"{protocol.name}, {len(results)} video(s); the usual F1 for {protocol.name} is "
+                 f"{protocol.headers[protocol.f1]}.")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
-        description="Score per-step importance predictions with CSTA's protocol "
-        "(keyshot summary by knapsack at 15%%, F1 against the user summaries, Kendall tau-b / Spearman rho).",
+        description="Score per-step importance predictions with CSTA's protocol (keyshot summary by knapsack at "
+        "15%%, F1 against the user summaries, Kendall tau-b / Spearman rho) or Mr.HiSum's (adds mAP@50/@15).",
     )
-    parser.add_argument("--dataset", required=True, type=str, help="SumMe or TVSum")
-    parser.add_argument("--h5", required=True, help="eccv16-style h5 file with the videos' ground truth")
+    parser.add_argument("--dataset", required=True, type=str, help=f"protocol: {', '.join(PROTOCOLS)}")
+    parser.add_argument("--h5", required=True, help="h5 file with the videos' ground truth (eccv16 or Mr.HiSum layout)")
     parser.add_argument("--scores", required=True, help="JSON object: {video key: [one score per pick, ...]}")
     parser.add_argument(
         "--annotations",
         default=None,
         help=f"TVSum ydata-anno.tsv, plain or gzipped (default: {default_annotations_path()})",
     )
+    parser.add_argument("--split-file", default=None,
+                        help="split file (CSTA .txt, PGL-SUM/Mr.HiSum .json, DSNet .yml) to choose --subset from")
+    parser.add_argument("--subset", choices=SUBSETS, default="all",
+                        help="with --split-file: score only these videos (default: every video of SCORES.json)")
+    parser.add_argument("--allow-negative-scores", action="store_true",
+                        help="score negative values as they are (the original code's behaviour: the knapsack then "
+                             "never selects a shot whose mean is negative)")
     parser.add_argument("--out", default=None, help="write the per-video scores and the means to this JSON file")
     args = parser.parse_args(argv)
 
     try:
-        dataset = canonical_dataset(args.dataset)
+        protocol = get_protocol(args.dataset)
     except ValueError:
-        print(f"error: --dataset: unknown dataset {args.dataset!r}; expected one of {', '.join(DATASETS)}", file=sys.stderr)
+        print(f"error: --dataset: unknown dataset {args.dataset!r}; expected one of {', '.join(PROTOCOLS)}",
+              file=sys.stderr)
+        return 2
+    if args.subset != "all" and args.split_file is None:
+        print("error: --subset: needs --split-file", file=sys.stderr)
         return 2
     try:
-        results, notes = evaluate_files(dataset, args.h5, args.scores, args.annotations)
+        protocol, results, notes = evaluate_files(protocol.name, args.h5, args.scores, args.annotations,
+                                                  split_file=args.split_file, subset=args.subset,
+                                                  allow_negative=args.allow_negative_scores)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    means = mean_scores(results.values())
-    print(format_table(dataset, results, means))
+    means = protocol.means(results.values())
+    print(format_table(protocol, results, means))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
@@ -246,7 +251,7 @@ def main(argv=None) -> int:
         try:
             write_json_atomically(Path(args.out), payload, create_folders=False)
         except OSError as exc:
-            print(f"error: {args.out}: cannot write: {exc}", file=sys.stderr)
+            print(f"error: {args.out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
             return 2
     return 0
 

@@ -27,9 +27,12 @@ def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str =
     ``create_folders=False`` makes a missing folder an error (OSError) instead of creating it.
     """
     path = Path(path)
-    if create_folders:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if create_folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from None
     try:
         with os.fdopen(handle, mode) as file:
             write(file)
@@ -37,6 +40,9 @@ def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str =
             os.fsync(file.fileno())
         os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None     # name the target, not the temporary
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -38,6 +38,13 @@ class Eccv16Dirs:
     def annotations_path(self, dataset: str) -> Path | None:
         return self.data_dir / "ydata-anno.tsv" if dataset == "TVSum" else None
 
+    def spec(self, dataset: str):
+        """The dataset as train.py describes it from these folders."""
+        import catalog
+
+        return catalog.builtin(dataset, data_dir=self.data_dir, splits_dir=self.splits_dir,
+                               annotations_path=self.annotations_path(dataset))
+
 
 def write_eccv16_dirs(root: Path) -> Eccv16Dirs:
     """Generate the demo data and copy it to the standard names (eccv16_dataset_*.h5, *_splits.txt, ydata-anno.tsv)."""

@@ -16,7 +16,7 @@ def test_defaults_are_the_papers():
     config = Config()
     assert (config.seed, config.epochs, config.learning_rate, config.weight_decay) == (123456, 100, 1e-3, 1e-7)
     assert config.model_options() == PARITY["variants"]["default"]["config"] | {"Dropout_ratio": 0.6}
-    assert config.videos_per_step("SumMe") == 1
+    assert config.group_size(25, 20) == 1
 
 
 @pytest.mark.parametrize("variant", list(PARITY["variants"]))
@@ -41,9 +41,13 @@ def test_from_original_reads_string_values_and_ignores_video_options():
     ({"Dropout_ratio": 1.5}, "Dropout_ratio: must be in [0, 1)"),
     ({"epochs": 0}, "epochs: expected an integer >= 1"),
     ({"learning_rate": -1.0}, "learning_rate: must be a positive number"),
-    ({"batch_size": "2"}, "batch_size: expected '1' or a fraction in (0, 1]"),
+    ({"batch_size": "0"}, "batch_size: expected '1' or a fraction > 0"),
+    ({"batch_size": "-0.5"}, "batch_size: expected '1' or a fraction > 0"),
     ({"batch_size": "half"}, "batch_size: expected '1' or a fraction"),
-    ({"splits": (0, 6)}, "splits: expected split numbers in 1..5"),
+    ({"splits": (0, 6)}, "splits: expected split numbers 1, 2, ..."),
+    ({"datasets": ("OVP",)}, "datasets: 'OVP' is not one of"),
+    ({"selection": "map30"}, "selection: 'map30' is not one of"),
+    ({"videos_per_step": -1}, "videos_per_step: expected an integer >= 0"),
     ({"datasets": ("YouTube",)}, "datasets: 'YouTube' is not one of"),
     ({"device": "gpu"}, "device: 'gpu' is not"),
     ({"CLS_on": "yes"}, "CLS_on: expected true or false"),
@@ -63,9 +67,20 @@ def test_impossible_values_are_errors_naming_the_option(options, message):
 
 def test_batch_fraction_groups_videos_like_the_original():
     config = Config(batch_size="0.1")
-    assert config.videos_per_step("SumMe") == 2 and config.videos_per_step("TVSum") == 4
-    assert Config(batch_size="1.0").videos_per_step("SumMe") == 20
+    assert config.group_size(25, 20) == 2 and config.group_size(50, 40) == 4
+    assert Config(batch_size="1.0").group_size(25, 20) == 20
 
+
+@pytest.mark.parametrize("fraction", ["0.04", "1.5", "3"])
+def test_fractions_the_original_never_reaches_make_one_step_per_epoch(fraction):
+    # int(25 * 0.8 * 0.04) == 0 and 1.5 x 20 > 20: the original's running count never equals the group
+    # size, so all 20 training videos are averaged into one step at the end of the epoch.
+    assert Config(batch_size=fraction).group_size(25, 20) == 20
+
+
+def test_videos_per_step_overrides_the_fraction():
+    assert Config(batch_size="0.1", videos_per_step=3).group_size(25, 20) == 3
+    assert Config(videos_per_step=50).group_size(25, 20) == 20
 
 def test_command_line_takes_both_spellings():
     config = Config.parse(["--Softmax_axis", "T", "--cls-on", "false", "--no-pretrained", "--splits", "1", "3",

@@ -268,7 +268,7 @@ def write_splits(directory, *lines):
 def test_single_split_is_accepted(tmp_path):
     write_splits(tmp_path, "SumMe/split0/video_1, video_2/video_3", "")
     assert dataset.load_splits("SumMe", tmp_path) == [
-        Split(("video_1", "video_2"), ("video_3",), "split0", tmp_path / "SumMe_splits.txt")]
+        Split(("video_1", "video_2"), ("video_3",), "split0", tmp_path / "SumMe_splits.txt", number=1)]
 
 
 @pytest.mark.parametrize("line, expected", [

@@ -41,8 +41,7 @@ def originals_state_dict(variant_name: str) -> tuple[Config, dict[str, torch.Ten
 
 
 def bundle_of(dirs, dataset: str):
-    return load_bundle(dataset, h5_path=dirs.h5_path(dataset), splits_path=dirs.splits_path(dataset),
-                       annotations=dirs.annotations_path(dataset))
+    return load_bundle(dirs.spec(dataset))
 
 
 @pytest.mark.parametrize("dataset", ["SumMe", "TVSum"])
@@ -74,7 +73,7 @@ def test_state_dict_with_the_originals_keys_loads_and_scores_like_the_model_itse
     model = build_model(config, pretrained=False)
     model.load_state_dict(state, strict=True)
     model.eval()
-    _, test_records = bundle.split(1)
+    test_records = bundle.split(1).test
     assert [r.key for r in results] == [record.key for record in test_records]
     for result, record in zip(results, test_records):
         with torch.no_grad():
@@ -83,8 +82,7 @@ def test_state_dict_with_the_originals_keys_loads_and_scores_like_the_model_itse
                                              n_frames=record.n_frames, picks=record.picks,
                                              user_summary=record.user_summary,
                                              annotations=bundle.annotations_for(record.key))
-        assert result.scores.as_dict() == expected.as_dict()
-        assert np.array_equal(result.scores.summary, expected.summary)
+        assert result.metrics == expected.as_dict()
 
 
 def test_inference_scores_a_checkpoint_of_the_original_code_without_a_record(eccv16_dirs, tmp_path):
@@ -97,7 +95,7 @@ def test_inference_scores_a_checkpoint_of_the_original_code_without_a_record(ecc
     assert not record_path.exists()
     split = json.loads(out.read_text())["datasets"]["TVSum"]["splits"]["1"]
     expected = score_split(config, bundle_of(eccv16_dirs, "TVSum"), 1, state, device=CPU)
-    assert split["videos"] == {r.key: r.scores.as_dict() for r in expected}
+    assert split["videos"] == {r.key: r.metrics for r in expected}
 
 
 def test_inference_takes_the_model_options_from_the_record_beside_the_checkpoint(eccv16_dirs, tmp_path, capsys):
@@ -130,7 +128,7 @@ def test_unreadable_weight_file_is_reported_with_its_path(eccv16_dirs, tmp_path,
     out = tmp_path / "inference.json"
     assert inference.main(inference_argv(eccv16_dirs, tmp_path / "weights", out, "--datasets", "SumMe")) == 2
     err = capsys.readouterr().err
-    assert str(weights_path) in err and "not a readable PyTorch checkpoint" in err
+    assert str(weights_path) in err and "not a PyTorch checkpoint" in err
 
 
 def test_missing_h5_file_is_reported_by_inference(tmp_path, capsys):

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import summarize
+from video import batch
 from config import Config
 from model import build_model
 from video.io import probe, write_selected_frames
@@ -137,7 +138,7 @@ def test_offline_without_imagenet_weights_names_the_file(tmp_path, monkeypatch, 
     status = summarize.main([str(video), "--weights", str(checkpoint), "--out", str(tmp_path / "out"),
                              "--device", "cpu", "--quiet"])
     message = capsys.readouterr().err
-    assert status == 1
+    assert status == 2
     assert "googlenet-1378be20.pth" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
     assert "--no-pretrained" in message
@@ -173,16 +174,16 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys, checkpoint):
 def test_same_names_in_two_folders_do_not_overwrite_each_other(tmp_path):
     claimed = {}
     inputs = {tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"}
-    summarize.plan_outputs(tmp_path / "a" / "clip.mp4", tmp_path / "out", inputs, claimed)
-    with pytest.raises(summarize.OutputConflict, match="would overwrite"):
-        summarize.plan_outputs(tmp_path / "b" / "clip.mp4", tmp_path / "out", inputs, claimed)
+    batch.plan_outputs(tmp_path / "a" / "clip.mp4", tmp_path / "out", inputs, claimed)
+    with pytest.raises(batch.OutputConflict, match="would overwrite"):
+        batch.plan_outputs(tmp_path / "b" / "clip.mp4", tmp_path / "out", inputs, claimed)
 
 
 def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
     for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm", "a.summary.mp4"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "empty").mkdir()
-    videos, problems = summarize.collect_inputs([str(tmp_path), str(tmp_path / "empty")])
+    videos, problems = batch.collect_inputs([str(tmp_path), str(tmp_path / "empty")])
     assert [p.name for p in videos] == ["a.mkv", "b.MP4", "c.webm"]
     assert len(problems) == 1 and "empty" in problems[0]
 
@@ -190,8 +191,9 @@ def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
 def test_missing_checkpoint_is_reported(tmp_path, capsys):
     status = summarize.main([str(tmp_path), "--weights", str(tmp_path / "nope.pt"), "--out",
                              str(tmp_path / "out"), "--no-pretrained", "--device", "cpu"])
-    assert status == 1
-    assert "nope.pt" in capsys.readouterr().err
+    assert status == 2
+    message = capsys.readouterr().err
+    assert "nope.pt" in message and "python train.py" in message
 
 
 def test_temporary_files_are_not_left_behind(run):

@@ -89,6 +89,8 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
     but leaves them on disk; they are read per video while training (datasets larger than memory).
     """
     protocol = get_protocol(spec.protocol)
+    videos = dict(eccv16.load_h5(spec.h5_path, schema=spec.schema, load_features=not streaming,
+                                 require_gtscore=True))
     splits = eccv16.read_splits_file(spec.splits_path, spec.name if spec.schema == "eccv16"
                                      and spec.splits_path.suffix == ".txt" and spec.protocol == spec.name
                                      else None)
@@ -100,8 +102,6 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
         if other is not None and other[0] != own_name:
             others.setdefault(other[0], set()).add(other[1])
 
-    videos = dict(eccv16.load_h5(spec.h5_path, schema=spec.schema, load_features=not streaming,
-                                 require_gtscore=True))
     for key in list(videos):
         videos[f"{own_name}/{key}"] = videos[key]
     for file_name, keys in sorted(others.items()):

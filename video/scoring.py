@@ -1,4 +1,4 @@
-"""CSTA importance scores for a video's sampled features, from a checkpoint the original format."""
+"""CSTA importance scores for a video's sampled features, from a checkpoint in the original format."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import torch
 
 from config import Config
 from model import build_model
+from training.checkpoints import (MissingCheckpoint, config_for_checkpoint, load_checkpoint, load_model_weights,
+                                  read_record)
 
 
 class CheckpointError(Exception):
@@ -18,28 +20,33 @@ class CheckpointError(Exception):
 class CstaScorer:
     """Callable mapping (T, 1024) features to (T,) importance scores in [0, 1].
 
-    ``weights`` is a plain state dict as the original's training writes (``weights/{SumMe,TVSum}/
-    splitK.pt``), for the paper's final model (:class:`config.Config` defaults) unless ``config`` says
-    otherwise.
+    ``weights`` is a plain state dict as training writes it (``weights/{SumMe,TVSum}/splitK.pt``).
+    The model is built with the options in the JSON record beside it (checkpoints trained here);
+    checkpoints without one (the original authors') use ``config`` (default: the paper's model).
     """
 
     def __init__(self, weights, device: str | torch.device = "cpu", config: Config | None = None):
         path = Path(weights)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: CSTA checkpoint not found (train one with train.py, "
-                                  f"or pass --weights PATH)")
+        config = config or Config()
+        try:
+            state = load_checkpoint(path)
+        except MissingCheckpoint:
+            raise CheckpointError(
+                f"{path}: CSTA checkpoint not found. Train one with `python train.py` (writes "
+                f"weights/{{SumMe,TVSum}}/split1..5.pt) or `python train.py --demo` (weights/demo/...), "
+                f"or place the original authors' weights there, then pass --weights PATH") from None
+        except ValueError as error:
+            raise CheckpointError(str(error)) from None
+        record = read_record(path.with_suffix(".json"))
+        self.config = config_for_checkpoint(config, record)
+        self.options_from = "its record" if record is not None and "config" in record else "the command line"
+        self.model = build_model(self.config, pretrained=False)
+        try:
+            load_model_weights(self.model, state, path, f"{self.config.model_name} with options from "
+                                                        f"{self.options_from}")
+        except ValueError as error:
+            raise CheckpointError(str(error)) from None
         self.device = torch.device(device)
-        self.model = build_model(config or Config(), pretrained=False)
-        try:
-            state = torch.load(path, map_location="cpu")
-        except Exception as error:  # torch raises many types for a corrupt or foreign file
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        try:
-            self.model.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as error:
-            raise CheckpointError(f"{path}: does not fit the CSTA model ({error})") from error
         self.model.to(self.device).eval()
 
     @torch.no_grad()
