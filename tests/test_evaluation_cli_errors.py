@@ -198,3 +198,79 @@ def test_error_through_the_real_command_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and str(bad) in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ scores that cannot be scored as they are
+
+
+def test_negative_scores_are_refused_naming_the_video_and_the_smallest_score(tmp_path, capsys):
+    scores = scores_for("SumMe")
+    scores["video_8"] = [value - 0.75 for value in scores["video_8"]]      # logits, say
+    smallest = min(scores["video_8"])
+    path = write_json(tmp_path / "scores.json", scores)
+    code, out, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path)
+    assert_error(code, err, path, "'video_8'", "'scores'", f"{smallest:g}", "sigmoid")
+    assert out == ""
+
+
+def test_the_originals_behaviour_on_negative_scores_needs_the_flag(tmp_path, capsys):
+    scores = {key: [-1.0 - v for v in values] for key, values in scores_for("SumMe").items()}
+    path = write_json(tmp_path / "scores.json", scores)
+    code, out, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path,
+                              "--allow-negative-scores")
+    assert code == 0
+    # every shot's value is negative, so the original's knapsack selects nothing: F1 is 0 and the note says why
+    assert "empty summary (no shot that fits the budget has a positive score)" in err
+    assert "longer than the budget" not in err
+
+
+def test_an_empty_summary_from_long_shots_names_that_cause(tmp_path, capsys):
+    h5 = copy_h5(tmp_path)
+    with h5py.File(h5, "r+") as hdf:
+        n_frames = int(np.asarray(hdf["video_18"]["n_frames"][()]).reshape(-1)[0])
+        del hdf["video_18"]["change_points"]
+        hdf["video_18"]["change_points"] = np.array([[0, n_frames // 2 - 1], [n_frames // 2, n_frames - 1]])
+        if "n_frame_per_seg" in hdf["video_18"]:
+            del hdf["video_18"]["n_frame_per_seg"]
+    path = write_json(tmp_path / "scores.json", {"video_18": scores_for("SumMe")["video_18"]})
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
+    assert code == 0
+    assert "video_18: empty summary (every shot is longer than the budget" in err
+
+
+# ------------------------------------------------------------------ the same checks as training
+
+
+def _break(h5, field, change):
+    with h5py.File(h5, "r+") as hdf:
+        value = change(np.asarray(hdf["video_18"][field][()]))
+        del hdf["video_18"][field]
+        hdf["video_18"][field] = value
+
+
+@pytest.mark.parametrize("field, change, words", [
+    ("change_points", lambda cps: np.vstack([cps[:-1], [[cps[-1, 0], cps[-1, 1] + 40]]]), "out of range"),
+    ("user_summary", lambda users: users[:, :-3], "wrong shape"),
+    ("picks", lambda picks: np.append(picks[:-1], 10_000), "[0, n_frames-1]"),
+])
+def test_evaluation_rejects_what_training_rejects_with_the_same_message(tmp_path, capsys, field, change, words):
+    import dataset
+
+    h5 = copy_h5(tmp_path)
+    _break(h5, field, change)
+    with pytest.raises(dataset.DatasetError) as training_error:
+        dataset.load_h5(h5, require_features=False)
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
+    assert_error(code, err, h5, "'video_18'", f"'{field}'", words)
+    assert err.strip() == f"error: {training_error.value}"
+
+
+def test_picks_message_gives_the_last_valid_frame(tmp_path, capsys):
+    h5 = copy_h5(tmp_path)
+    with h5py.File(h5) as hdf:
+        n_frames = int(np.asarray(hdf["video_18"]["n_frames"][()]).reshape(-1)[0])
+    _break(h5, "picks", lambda picks: np.append(picks[:-1], n_frames))
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
+    assert_error(code, err, f"[0, {n_frames - 1}]")

@@ -26,7 +26,7 @@ class RunLock:
     """Hold the lock of every folder a run writes into (``with RunLock([weights, results]):``)."""
 
     def __init__(self, folders):
-        self.folders = sorted({Path(f).resolve() for f in folders})
+        self.folders = list(dict.fromkeys(Path(f).resolve() for f in folders))
         self._handles: list = []
 
     def __enter__(self) -> "RunLock":
