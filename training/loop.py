@@ -181,6 +181,32 @@ def _write_log(path: Path | None, entries: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------------------------------- training
 
 
+def group_gradients(model: torch.nn.Module, source: VideoSource, order: list[int], group: range, *, config: Config,
+                    epoch: int, device: torch.device, world: World, replay: BatchNormReplay,
+                    per_video_rng: bool) -> torch.Tensor:
+    """Gradients of one group's mean loss (as the original accumulates it) in ``.grad``, on every rank.
+
+    This rank trains its share of the group (positions rank, rank+size, ...); the gradients are
+    summed across ranks and the BatchNorm statistics replayed in the group's order. Returns the sum
+    of this rank's losses (detached).
+    """
+    replay.begin_group()
+    losses = []
+    for slot in world.shard(len(group)):
+        position = group[slot]
+        features, target = source[order[position]]
+        replay.begin_video(position)
+        with _video_generator(per_video_rng, config.seed, epoch, position, device), _autocast(config, device):
+            scores = model(features)
+        replay.end_video()
+        losses.append(torch.nn.functional.mse_loss(scores.float(), target))
+    if losses:
+        (sum(losses[1:], losses[0]) / len(group)).backward()
+    world.sum_gradients(list(model.parameters()), device)
+    replay.replay(len(group), device)
+    return sum((loss.detach() for loss in losses), torch.zeros((), device=device))
+
+
 def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: torch.device,
                 log_path: Path | None = None, progress: bool = True, position: int = 0,
                 world: World = World(), progress_path: Path | None = None, resume: bool = False,
@@ -200,8 +226,6 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     select = selection_rule(config.selection, protocol.metrics)
     model = place_model(_fresh_model(config), device)
     optimizer = make_optimizer(model, config)
-    criterion = torch.nn.MSELoss()
-    parameters = list(model.parameters())
     group_size = config.group_size(bundle.fraction_base(), len(records.train))
     per_video_rng = config.per_video_rng or world.distributed
     replay = BatchNormReplay(model, world)
@@ -233,24 +257,9 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         loss_total = torch.zeros((), device=device)
         for start in range(0, len(order), group_size):
             group = range(start, min(start + group_size, len(order)))
-            replay.begin_group()
             optimizer.zero_grad()
-            losses = []
-            for slot in world.shard(len(group)):
-                position_in_epoch = group[slot]
-                features, target = train_source[order[position_in_epoch]]
-                replay.begin_video(position_in_epoch)
-                with _video_generator(per_video_rng, config.seed, epoch, position_in_epoch, device), \
-                        _autocast(config, device):
-                    scores = model(features)
-                replay.end_video()
-                loss = criterion(scores.float(), target)
-                loss_total += loss.detach()
-                losses.append(loss)
-            if losses:
-                (sum(losses[1:], losses[0]) / len(group)).backward()
-            world.sum_gradients(parameters, device)
-            replay.replay(len(group), device)
+            loss_total += group_gradients(model, train_source, order, group, config=config, epoch=epoch,
+                                          device=device, world=world, replay=replay, per_video_rng=per_video_rng)
             optimizer.step()
         _after_evaluation_draw()
 
