@@ -33,6 +33,10 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     return config_from_arguments(parser, args), args
 
 
+#: How each protocol's F1 compares the summary with the ground truth.
+F1_MEANING = {"f1_max": "best user", "f1_avg": "mean over users", "f1": "against gt_summary"}
+
+
 def _columns(protocol) -> list[str]:
     return list(protocol.metrics)
 
@@ -111,16 +115,16 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows = []
-    extra = sorted({m for r in results.values() for m in r["final"] if m.startswith("map")})
+    extra = [m for m in ("map50", "map15") if any(m in r["final"] for r in results.values())]
     for name, r in results.items():
         convention = r["f1_convention"]
         for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
             rows.append((label, values["kendall"], values["spearman"], f1_percent(values[convention]),
-                         *(values.get(m, "") for m in extra), convention.replace("f1_", "") if values is r["final"]
-                         else ""))
+                         *(values.get(m, "") for m in extra),
+                         F1_MEANING[convention] if values is r["final"] else ""))
     print()
-    print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", *extra, "F1 over users"), rows,
-                title=f"Mean over splits {', '.join(map(str, config.splits))}"))
+    print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", *(m.replace("map", "mAP@") for m in extra),
+                 "F1"), rows, title=f"Mean over splits {', '.join(map(str, config.splits))}"))
     out = args.out or Path(config.results_dir) / "inference.json"
     try:
         write_json_atomically(out, {"config": config.to_dict(), "datasets": results})

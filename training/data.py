@@ -118,7 +118,11 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
         raw_annotations = evaluation.load_tvsum_annotations(source)
         scored = {key for split in splits for key in split.selection_keys + split.test_keys}
         for key in sorted(scored):
-            plain = key.rsplit("/", 1)[-1] if key.startswith(own_name + "/") else key
+            if "/" in key and not key.startswith(own_name + "/"):
+                raise eccv16.DatasetError(spec.splits_path, f"scored with TVSum's annotations, which only "
+                                          f"cover {own_name}; test and validation videos must come from it",
+                                          video=key)
+            plain = key.rsplit("/", 1)[-1]
             if plain not in raw_annotations:
                 raise eccv16.DatasetError(source, f"no annotations for this video of {spec.h5_path}",
                                           video=plain, field="annotations")

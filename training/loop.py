@@ -222,6 +222,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
     records = bundle.split(split)
+    train_keys = bundle.splits[split - 1].train_keys         # as the split file names them (FILE.h5/KEY too)
     protocol = bundle.protocol
     select = selection_rule(config.selection, protocol.metrics)
     model = place_model(_fresh_model(config), device)
@@ -275,7 +276,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
                            F1=f"{metrics.f1:.1f}", best=outcome.best.epoch if outcome.best else "-")
         outcome.log.append({**metrics.as_dict(), "selected": selected,
                             "seconds": round(time.perf_counter() - epoch_started, 3),
-                            "order": [records.train[i].key for i in order]})
+                            "order": [train_keys[i] for i in order]})
         if world.is_main:
             _write_log(log_path, outcome.log)
             if progress_path is not None and epoch < config.epochs:
