@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evaluation.kts import EXACT_LIMIT, boundaries, penalties  # noqa: E402
+from evaluation.kts import EXACT_LIMIT, boundaries  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-def loop_cpd_auto(features: np.ndarray, vmax: float = 1.0) -> np.ndarray:
+def loop_cpd_auto(features: np.ndarray, vmax: float = 1.0, desc_rate: float = 1.0) -> np.ndarray:
     """The original algorithm as it is written: scatter matrix, then one min per (k, l) cell."""
     x = np.asarray(features, dtype=np.float64)
     kernel = x @ x.T
@@ -62,7 +62,10 @@ def loop_cpd_auto(features: np.ndarray, vmax: float = 1.0) -> np.ndarray:
         return cost[:, n], previous
 
     scores, _ = programme(n - 1, backtrack=False)
-    count = int(np.argmin(scores / float(n) + penalties(n, vmax)))
+    # the original's penalty, for the video's length before subsampling (cpd_auto's desc_rate)
+    length, counts = n * desc_rate, np.arange(1, n)
+    penalty = np.concatenate(([0.0], (vmax * counts / (2.0 * length)) * (np.log(float(length) / counts) + 1)))
+    count = int(np.argmin(scores / float(n) + penalty))
     _, previous = programme(count, backtrack=True)
     change_points, cursor = np.zeros(count, dtype=int), n
     for k in range(count, 0, -1):

@@ -42,14 +42,15 @@ def _read_text(path: Path) -> str:
     return raw.decode("utf-8")
 
 
-def load_tvsum_annotations(path=None) -> dict[str, np.ndarray]:
+def load_tvsum_annotations(path=None, *, by_id: bool = False) -> dict[str, np.ndarray]:
     """Raw TVSum annotations keyed like the eccv16 h5 files.
 
     Returns ``{"video_1": array, ..., "video_50": array}`` where each array is
     (n_annotators, n_frames) float64 holding the scores as written (1..5), in
     file order.  ``path`` defaults to :func:`default_annotations_path`.
     Raises ``FileNotFoundError`` or ``ValueError`` (naming the file and line)
-    for a missing or malformed file.
+    for a missing or malformed file. ``by_id=True`` keys the arrays by the
+    file's first column (the youtube id, or a video's name) instead.
     """
     path = Path(path) if path is not None else default_annotations_path()
     try:
@@ -85,7 +86,7 @@ def load_tvsum_annotations(path=None) -> dict[str, np.ndarray]:
                 f"{path}: video {youtube_id} (video_{index}): annotators give different "
                 f"frame counts {sorted(lengths)}"
             )
-        out[f"video_{index}"] = np.stack(per_user)
+        out[youtube_id if by_id else f"video_{index}"] = np.stack(per_user)
     return out
 
 

@@ -32,7 +32,7 @@ _MIN_BLOCK = 8            # fewest ends per block, to bound the Python overhead 
 _ROW_GROUP = 8            # programme rows computed together per pass over the table
 
 
-def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> np.ndarray:
+def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT, desc_rate: float = 1.0) -> np.ndarray:
     """Change points of the KTS segmentation of ``features`` (n, d), L2-normalised rows.
 
     Returns sorted frame indices ``0 < c_1 < … < c_m < n``; segment i covers ``[c_i, c_{i+1})``
@@ -47,7 +47,13 @@ def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> n
     differ from the exhaustive one: the grid optimum may have a different structure (a segment
     shorter than a block can be missed), the number of change points is chosen from grid-restricted
     scatters and then only lowered, and the refinement is local.
+
+    ``desc_rate``: the features were taken every ``desc_rate`` frames; the penalty is computed for the
+    length of the video before subsampling (``n × desc_rate``), as the original's
+    ``cpd_auto(..., desc_rate)`` does, so that the number of shots does not grow with the sampling rate.
     """
+    if not desc_rate > 0:
+        raise ValueError(f"desc_rate must be positive, got {desc_rate}")
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D (n, d) array, got shape {x.shape}")
@@ -60,8 +66,8 @@ def boundaries(features, vmax: float = 1.0, exact_limit: int = EXACT_LIMIT) -> n
         return np.zeros(0, dtype=np.int64)
     if n <= exact_limit:
         table = _frame_scatter_table(x)
-        return _optimal_change_points(table, n, vmax)
-    return _grid_then_refine(x, vmax, block=math.ceil(n / exact_limit))
+        return _optimal_change_points(table, n, vmax, desc_rate=desc_rate)
+    return _grid_then_refine(x, vmax, block=math.ceil(n / exact_limit), desc_rate=desc_rate)
 
 
 def boundaries_to_shots(change_points, n_frames: int) -> np.ndarray:
@@ -81,11 +87,12 @@ def boundaries_to_shots(change_points, n_frames: int) -> np.ndarray:
     return np.stack((starts, ends), axis=1)
 
 
-def penalties(n: int, vmax: float) -> np.ndarray:
-    """The original's penalty for 0 … n-1 change points of an n-frame sequence."""
+def penalties(n: int, vmax: float, desc_rate: float = 1.0) -> np.ndarray:
+    """The original's penalty for 0 … n-1 change points of an n-frame sequence sampled every ``desc_rate``."""
     result = np.zeros(n)
     counts = np.arange(1, n)
-    result[1:] = (vmax * counts / (2.0 * n)) * (np.log(float(n) / counts) + 1)
+    length = n * desc_rate
+    result[1:] = (vmax * counts / (2.0 * length)) * (np.log(float(length) / counts) + 1)
     return result
 
 
@@ -137,7 +144,7 @@ def _scatter_table(kernel: np.ndarray, diag_prefix: np.ndarray, length_prefix: n
 
 
 def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
-                           unit_starts: np.ndarray | None = None) -> np.ndarray:
+                           unit_starts: np.ndarray | None = None, desc_rate: float = 1.0) -> np.ndarray:
     """Run the KTS dynamic programme on a scatter table and return the selected change points.
 
     ``cost[k][c]`` is the least scatter of units ``0..c`` split by k change points; row k is
@@ -147,7 +154,7 @@ def _optimal_change_points(table: np.ndarray, n_frames: int, vmax: float,
     table's minimum.  ``unit_starts`` maps unit indices to frames (the grid path).
     """
     units = table.shape[0]
-    penalty = penalties(n_frames, vmax)
+    penalty = penalties(n_frames, vmax, desc_rate)
     slack = 2.0 * min(0.0, float(table.min()))
     previous = table[:, 0].copy()
     scores = [previous[-1]]
@@ -211,7 +218,7 @@ def _dp_rows(table: np.ndarray, previous: np.ndarray, k0: int, count: int, buffe
     return values[1:], pointers
 
 
-def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
+def _grid_then_refine(x: np.ndarray, vmax: float, block: int, desc_rate: float = 1.0) -> np.ndarray:
     n = x.shape[0]
     unit_starts = np.arange(0, n + block, block)
     unit_starts[-1] = n
@@ -220,12 +227,13 @@ def _grid_then_refine(x: np.ndarray, vmax: float, block: int) -> np.ndarray:
     squared = np.add.reduceat(np.einsum("ij,ij->i", x, x), unit_starts[:-1])
     table = _scatter_table(sums @ sums.T, np.concatenate(([0.0], np.cumsum(squared))),
                            unit_starts.astype(np.float64))
-    coarse = _optimal_change_points(table, n, vmax, unit_starts=unit_starts)
+    coarse = _optimal_change_points(table, n, vmax, unit_starts=unit_starts, desc_rate=desc_rate)
     del table
-    return _local_search(x, coarse, radius=block, vmax=vmax)
+    return _local_search(x, coarse, radius=block, vmax=vmax, desc_rate=desc_rate)
 
 
-def _local_search(x: np.ndarray, change_points: np.ndarray, radius: int, vmax: float) -> np.ndarray:
+def _local_search(x: np.ndarray, change_points: np.ndarray, radius: int, vmax: float,
+                  desc_rate: float = 1.0) -> np.ndarray:
     """Improve grid change points at full resolution on the original's penalised objective.
 
     Alternates two moves until neither helps: shift each boundary, one at a time, within ±radius
@@ -237,7 +245,7 @@ def _local_search(x: np.ndarray, change_points: np.ndarray, radius: int, vmax: f
     prefix = np.zeros((n + 1, x.shape[1]))
     np.cumsum(x, axis=0, out=prefix[1:])
     norms = np.concatenate(([0.0], np.cumsum(np.einsum("ij,ij->i", x, x))))
-    penalty = penalties(n, vmax)
+    penalty = penalties(n, vmax, desc_rate)
 
     def scatter(starts, stops):
         sums = prefix[stops] - prefix[starts]

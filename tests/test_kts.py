@@ -55,6 +55,18 @@ def test_matches_original_on_fixture(case):
     assert boundaries(x).tolist() == case["cps"]
 
 
+@pytest.mark.parametrize("case", [c for c in REFERENCE if c["n"] <= 300], ids=lambda c: f"n={c['n']}")
+@pytest.mark.parametrize("desc_rate", [15, 30])
+def test_desc_rate_matches_the_originals_penalty_on_the_fixture_inputs(case, desc_rate):
+    """cpd_auto(..., desc_rate): the penalty for the length before subsampling, the scatter over the samples."""
+    from benchmarks.kts import loop_cpd_auto as original_with_desc_rate
+
+    x = np.load(FIXTURES / "kts_reference_inputs.npz")[f"X{case['case']}"]
+    found = boundaries(x, desc_rate=desc_rate)
+    assert found.tolist() == original_with_desc_rate(x, desc_rate=desc_rate).tolist()
+    assert len(found) >= len(case["cps"])            # a smaller penalty per change point: never fewer shots
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_matches_loop_transcription_including_ties(seed):
     rng = np.random.default_rng(seed)

@@ -114,23 +114,61 @@ def _autocast(config: Config, device: torch.device):
 
 
 class VideoSource:
-    """Features and targets of a list of videos on the device: all held there (in memory) or read per use."""
+    """Features and targets of a list of videos on the device: all held there, or read from disk per use.
 
-    def __init__(self, records: list[eccv16.VideoRecord], device: torch.device, in_memory: bool):
+    Held in memory (SumMe, TVSum): moved to the device once per split. Streamed (``--streaming``):
+    each video is read from its h5 file when needed, with the next few of a announced order read
+    ahead by a background thread while the model trains, so memory holds a handful of videos.
+    """
+
+    def __init__(self, records: list[eccv16.VideoRecord], device: torch.device, in_memory: bool,
+                 read_ahead: int = 4):
         self.records = records
         self.device = device
         self.cached = [self._load(r) for r in records] if in_memory else None
+        self.read_ahead = read_ahead
+        self._pending: list[int] = []
+        self._futures: dict[int, Any] = {}
+        self._pool = None
 
     def _load(self, record: eccv16.VideoRecord) -> tuple[torch.Tensor, torch.Tensor]:
         features = torch.as_tensor(eccv16.read_features(record), dtype=torch.float32)
         target = torch.as_tensor(record.gtscore, dtype=torch.float32)
         return features.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True)
 
+    def announce(self, indices: list[int]) -> None:
+        """The order the videos will be asked for: streamed videos are read ahead in it."""
+        if self.cached is not None:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._futures.clear()
+        self._pending = list(indices)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self._pending and len(self._futures) < self.read_ahead:
+            index = self._pending.pop(0)
+            if index not in self._futures:
+                self._futures[index] = self._pool.submit(self._load, self.records[index])
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.cached[index] if self.cached is not None else self._load(self.records[index])
+        if self.cached is not None:
+            return self.cached[index]
+        future = self._futures.pop(index, None)
+        item = future.result() if future is not None else self._load(self.records[index])
+        self._top_up()
+        return item
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def predict(model: torch.nn.Module, features: torch.Tensor, config: Config, device: torch.device) -> np.ndarray:
@@ -148,8 +186,10 @@ def evaluate_videos(model, source: VideoSource, bundle: DatasetBundle, config: C
                     world: World = World()) -> list[VideoResult]:
     """Score the videos of ``source`` (sharded over the ranks, gathered in order on every rank)."""
     model.eval()
+    mine = world.shard(len(source))
+    source.announce(mine)
     local = [(i, evaluate_record(bundle, source.records[i], predict(model, source[i][0], config, device)))
-             for i in world.shard(len(source))]
+             for i in mine]
     gathered = sorted(world.gather_objects(local), key=lambda item: item[0])
     return [VideoResult(source.records[i].key, metrics) for i, metrics in gathered]
 
@@ -255,6 +295,8 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         epoch_started = time.perf_counter()
         model.train()
         order = epoch_order(len(train_source))
+        train_source.announce([order[start + slot] for start in range(0, len(order), group_size)
+                               for slot in world.shard(min(group_size, len(order) - start))])
         loss_total = torch.zeros((), device=device)
         for start in range(0, len(order), group_size):
             group = range(start, min(start + group_size, len(order)))
@@ -288,6 +330,8 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         if stop_after is not None and epoch >= stop_after:
             break
     replay.close()
+    train_source.close()
+    selection_source.close()
 
     if outcome.best_state is None:      # no epoch passed the rule (e.g. undefined correlations throughout)
         outcome.best = outcome.history[-1]
@@ -306,7 +350,11 @@ def score_records(config: Config, bundle: DatasetBundle, records: list[eccv16.Vi
     model = build_model(config, pretrained=False)
     model.load_state_dict(state_dict, strict=True)
     place_model(model, device)
-    return evaluate_videos(model, VideoSource(records, device, in_memory=False), bundle, config, device, world)
+    source = VideoSource(records, device, in_memory=False)
+    try:
+        return evaluate_videos(model, source, bundle, config, device, world)
+    finally:
+        source.close()
 
 
 def score_split(config: Config, bundle: DatasetBundle, split: int, state_dict: dict[str, torch.Tensor], *,

@@ -95,13 +95,13 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, sample_rate:
     (e.g. :class:`video.scoring.CstaScorer`).
     """
     times = times or StageTimes()
-    features, n_frames = _sampled_features(info, extract, sample_rate, times, progress)
+    features, n_frames = sampled_features(info, extract, sample_rate, times, progress)
     steps = len(features)
     sample_frames = np.arange(steps, dtype=np.int64) * sample_rate
 
     name = info.path.name
     with _stage_bar(f"{name}: shots (KTS)", progress), times.measure("kts", steps):
-        shots = boundaries_to_shots(boundaries(features, vmax=vmax) * sample_rate, n_frames)
+        shots = video_shots(features, n_frames, sample_rate, vmax)
     with _stage_bar(f"{name}: scoring", progress), times.measure("scoring", steps):
         step_scores = np.asarray(score(features), dtype=np.float64).reshape(-1)
     if step_scores.shape != (steps,):
@@ -116,9 +116,15 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, sample_rate:
     )
 
 
-def _sampled_features(info: VideoInfo, extract: Callable, sample_rate: int, times: StageTimes,
-                      progress: bool) -> tuple[np.ndarray, int]:
+def video_shots(features: np.ndarray, n_frames: int, sample_rate: int, vmax: float = 1.0) -> np.ndarray:
+    """Shots (inclusive [first, last] frames) from KTS on the sampled features, penalised for the full length."""
+    return boundaries_to_shots(boundaries(features, vmax=vmax, desc_rate=sample_rate) * sample_rate, n_frames)
+
+
+def sampled_features(info: VideoInfo, extract: Callable, sample_rate: int, times: StageTimes | None = None,
+                     progress: bool = False) -> tuple[np.ndarray, int]:
     """Decode every frame, embed every ``sample_rate``-th in batches; returns (features, frame count)."""
+    times = times or StageTimes()
     batch_size = getattr(extract, "batch_size", 32)
     images, chunks, n_frames = [], [], 0
     frames = iter_frames(info)

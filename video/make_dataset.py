@@ -1,0 +1,219 @@
+"""Turn your own videos and their annotations into a dataset that train.py and inference.py read like SumMe.
+
+    python -m video.make_dataset VIDEOS... --out my.h5 --annotations ANNOTATIONS [--format scores|intervals]
+                                 [--folds 5] [--seed 0] [--sample-every 15] [--vmax 1.0] [--no-pretrained]
+
+Writes, beside ``my.h5`` (the eccv16 schema: ``features``, ``picks``, ``n_frames``, ``change_points``,
+``n_frame_per_seg``, ``gtscore``, ``gtsummary``, ``user_summary``, ``video_name`` per ``video_i``, in
+the order the videos are given):
+
+* ``my_splits.json``: ``--folds`` random folds (seeded), PGL-SUM's list of ``{train_keys, test_keys}``;
+* ``my.json``: the dataset description (``python train.py --datasets my.json``);
+* for ``--format scores``: ``my_anno.tsv``, the annotations in TVSum's layout and in the h5's order.
+
+The features, the sampling (every ``--sample-every`` frames, as the eccv16 files) and the shots
+(KTS, penalised for the video's full length) are summarize.py's. Two annotation formats:
+
+* ``scores`` (TVSum's ``ydata-anno.tsv`` layout): one line per annotator and video,
+  ``NAME<TAB>CATEGORY<TAB>s1,s2,...`` with a score for every frame; NAME is the video file's name
+  without extension. Scored with the TVSum protocol: ``gtscore`` is the annotators' mean score at
+  the sampled frames (scaled to [0, 1]); each annotator's ``user_summary`` is the knapsack keyshot
+  summary (15 %) of their scores over the video's shots.
+* ``intervals`` (SumMe's style): a JSON object ``{NAME: [[[first, last], ...], ...]}``: for every user,
+  the frame intervals (inclusive) they selected. Scored with the SumMe protocol: ``user_summary`` is
+  each user's selection, ``gtscore`` their mean at the sampled frames (scaled to [0, 1]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from evaluation.annotations import load_tvsum_annotations
+from evaluation.files import write_atomically, write_json_atomically
+from evaluation.summary import keyshot_summary
+
+FORMATS = ("scores", "intervals")
+
+
+class AnnotationError(ValueError):
+    """An annotation file that does not fit the videos; the message names the file, the video and the field."""
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    """TVSum-layout annotations by video name: (annotators, frames)."""
+    try:
+        return load_tvsum_annotations(path, by_id=True)
+    except (OSError, ValueError) as error:
+        raise AnnotationError(str(error)) from None
+
+
+def read_intervals(path: Path) -> dict[str, list[list[tuple[int, int]]]]:
+    """SumMe-style selections by video name: for each user, inclusive frame intervals."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise AnnotationError(f"{path}: cannot be read as JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{path}: expected an object {{video name: [user intervals, ...]}}")
+    out = {}
+    for name, users in data.items():
+        if not isinstance(users, list) or not users:
+            raise AnnotationError(f"{path}: video {name!r}: field 'users': expected a list of users")
+        parsed = []
+        for user, intervals in enumerate(users, start=1):
+            try:
+                pairs = [(int(a), int(b)) for a, b in intervals]
+            except (TypeError, ValueError):
+                raise AnnotationError(f"{path}: video {name!r}: field 'user {user}': expected [[first, last], ...] "
+                                      f"frame intervals") from None
+            if any(a < 0 or b < a for a, b in pairs):
+                raise AnnotationError(f"{path}: video {name!r}: field 'user {user}': intervals need "
+                                      f"0 <= first <= last")
+            parsed.append(pairs)
+        out[name] = parsed
+    return out
+
+
+def _unit_range(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def ground_truth(fmt: str, annotation, n_frames: int, picks: np.ndarray, shots: np.ndarray, where: str):
+    """(gtscore, user_summary) of one video from its annotations."""
+    if fmt == "scores":
+        scores = np.asarray(annotation, dtype=np.float64)
+        if scores.shape[1] != n_frames:
+            raise AnnotationError(f"{where}: field 'scores': {scores.shape[1]} frames annotated, the video has "
+                                  f"{n_frames}")
+        users = np.stack([keyshot_summary(user[picks], shots, n_frames, picks) for user in scores])
+        gtscore = _unit_range(scores.mean(axis=0)[picks])
+    else:
+        users = np.zeros((len(annotation), n_frames), dtype=np.float32)
+        for row, intervals in zip(users, annotation):
+            for first, last in intervals:
+                if last >= n_frames:
+                    raise AnnotationError(f"{where}: field 'intervals': [{first}, {last}] ends after the video's "
+                                          f"last frame {n_frames - 1}")
+                row[first: last + 1] = 1
+        gtscore = _unit_range(users.mean(axis=0)[picks].astype(np.float64))
+    return gtscore.astype(np.float32), users.astype(np.float32)
+
+
+def folds(keys: list[str], count: int, seed: int) -> list[dict[str, list[str]]]:
+    """``count`` random folds: each video is a test video of exactly one split."""
+    if not 2 <= count <= len(keys):
+        raise ValueError(f"--folds: need 2 <= folds <= number of videos ({len(keys)}), got {count}")
+    order = np.random.default_rng(seed).permutation(len(keys))
+    parts = np.array_split(order, count)
+    return [{"train_keys": [keys[i] for i in order if i not in set(part)],
+             "test_keys": [keys[i] for i in part]} for part in parts]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m video.make_dataset",
+                                     description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("videos", nargs="+", help="video files, in the order of the h5 keys video_1, video_2, ...")
+    parser.add_argument("--out", required=True, help="the h5 file to write (its splits and description beside it)")
+    parser.add_argument("--annotations", required=True, help="annotation file (see --format)")
+    parser.add_argument("--format", choices=FORMATS, default="scores",
+                        help="scores: TVSum's ydata-anno.tsv layout; intervals: SumMe-style JSON of selections")
+    parser.add_argument("--folds", type=int, default=5, help="random train/test splits (each video tested once)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    parser.add_argument("--sample-every", type=int, default=15, help="features of every Nth frame (eccv16: 15)")
+    parser.add_argument("--vmax", type=float, default=1.0, help="KTS penalty weight: larger gives fewer shots")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument("--no-pretrained", action="store_true",
+                        help="random GoogLeNet (offline testing only: the features are meaningless)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if out.suffix != ".h5":
+        parser.error("--out: expected a path ending in .h5")
+    try:
+        return build(args, out)
+    except (AnnotationError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def build(args, out: Path) -> int:
+    import torch
+
+    from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
+    from .io import VideoError, probe
+    from .pipeline import sampled_features, video_shots
+
+    annotations = read_scores(Path(args.annotations)) if args.format == "scores" else \
+        read_intervals(Path(args.annotations))
+    names = [Path(v).stem for v in args.videos]
+    missing = [n for n in names if n not in annotations]
+    if missing:
+        raise AnnotationError(f"{args.annotations}: video {missing[0]!r}: no annotations for it "
+                              f"(the file names {', '.join(sorted(annotations)[:5])}, ...)")
+    if len(set(names)) != len(names):
+        raise ValueError("videos: two files have the same name; annotations are matched by name")
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
+        ("cpu" if args.device == "auto" else args.device)
+    try:
+        extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained)
+    except PretrainedWeightsUnavailable as error:
+        raise ValueError(str(error)) from None
+
+    records = []
+    for index, (video, name) in enumerate(zip(args.videos, names), start=1):
+        try:
+            info = probe(video)
+            features, n_frames = sampled_features(info, extractor, args.sample_every)
+        except VideoError as error:
+            raise ValueError(str(error)) from None
+        picks = np.arange(len(features), dtype=np.int64) * args.sample_every
+        shots = video_shots(features, n_frames, args.sample_every, args.vmax)
+        gtscore, users = ground_truth(args.format, annotations[name], n_frames, picks, shots,
+                                      f"{args.annotations}: video {name!r}")
+        gtsummary = keyshot_summary(gtscore, shots, n_frames, picks)[picks].astype(np.float32)
+        records.append((f"video_{index}", name, features, picks, n_frames, shots, gtscore, gtsummary, users))
+        print(f"video_{index}: {video}: {n_frames} frames, {len(picks)} steps, {len(shots)} shots, "
+              f"{len(users)} users")
+
+    def write(file) -> None:
+        with h5py.File(file, "w") as h5:
+            for key, name, features, picks, n_frames, shots, gtscore, gtsummary, users in records:
+                group = h5.create_group(key)
+                group["features"] = features.astype(np.float32)
+                group["picks"] = picks
+                group["n_frames"] = np.int64(n_frames)
+                group["n_steps"] = np.int64(len(picks))
+                group["change_points"] = shots.astype(np.int64)
+                group["n_frame_per_seg"] = (shots[:, 1] - shots[:, 0] + 1).astype(np.int64)
+                group["gtscore"] = gtscore
+                group["gtsummary"] = gtsummary
+                group["user_summary"] = users
+                group.create_dataset("video_name", data=name, dtype=h5py.string_dtype("utf-8"))
+
+    write_atomically(out, write, mode="w+b")
+    keys = [r[0] for r in records]
+    splits = out.with_name(out.stem + "_splits.json")
+    write_json_atomically(splits, folds(keys, args.folds, args.seed))
+    description = {"name": out.stem, "h5": out.name, "splits": splits.name,
+                   "protocol": "TVSum" if args.format == "scores" else "SumMe"}
+    if args.format == "scores":
+        anno = out.with_name(out.stem + "_anno.tsv")
+        lines = [f"{name}\tuser\t{','.join(f'{v:g}' for v in row)}\n"
+                 for name in names for row in annotations[name]]
+        write_atomically(anno, lambda f: f.write("".join(lines)), mode="w")
+        description["annotations"] = anno.name
+    described = out.with_suffix(".json")
+    write_json_atomically(described, description)
+    print(f"wrote {out}, {splits.name}, {described.name}: train with `python train.py --datasets {described}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
