@@ -159,7 +159,7 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
                 f"{scores_path}: video {key!r}: field 'scores': {scores[key].size} scores, "
                 f"but {h5_path} has {video.n_steps} picks (one score per pick expected)"
             )
-        if annotations is not None:
+        if annotations is not None and annotations[key].shape[1] != video.n_frames:
             n_steps = math.ceil(annotations[key].shape[1] / SAMPLE_EVERY)
             if n_steps != video.n_steps:
                 raise InputError(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .annotations import step_annotations
+from .annotations import SAMPLE_EVERY, step_annotations
 from .metrics import RankedReference, f1_against_users, rank_correlations, rank_correlations_many
 from .summary import select_keyshots
 
@@ -81,6 +81,12 @@ def _tvsum_reference(annotations) -> RankedReference:
     return ref
 
 
+def on_the_annotation_grid(picks: np.ndarray, annotated_frames: int) -> bool:
+    """True when the steps are every 15th annotated frame (the eccv16 TVSum file): CSTA's own comparison."""
+    return picks.size == -(-annotated_frames // SAMPLE_EVERY) and np.array_equal(
+        picks, np.arange(0, annotated_frames, SAMPLE_EVERY))
+
+
 def evaluate_video(
     dataset: str,
     step_scores,
@@ -122,7 +128,14 @@ def evaluate_video(
     else:
         if annotations is None:
             raise ValueError("annotations: TVSum needs the video's annotator scores")
-        ref = _tvsum_reference(annotations)
+        raw = np.asarray(annotations)
+        picks_array = np.asarray(picks).reshape(-1)
+        if raw.ndim == 2 and raw.shape[-1] == int(n_frames) and not on_the_annotation_grid(picks_array, raw.shape[-1]):
+            # Sampled otherwise than every 15th frame (a dataset of your own, annotated frame by frame):
+            # the annotators' scores at the sampled frames, each divided by that annotator's maximum.
+            ref = RankedReference((raw / raw.max(axis=1, initial=-1.0, keepdims=True))[:, picks_array])
+        else:
+            ref = _tvsum_reference(annotations)
         scores = np.asarray(step_scores, dtype=np.float64).reshape(-1)
         if ref.n != scores.size:
             raise ValueError(

@@ -1,0 +1,125 @@
+"""Your own videos as a dataset: generated videos with planted cuts and annotations in both formats,
+through ``python -m video.make_dataset``, then train.py and inference.py like SumMe."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import inference
+import train
+from dataset import load_h5
+from evaluation.annotations import load_tvsum_annotations
+from evaluation.summary import keyshot_summary
+from video.make_dataset import main as make_dataset
+
+from tests.test_summarize import write_planted_video
+
+SCENES = {"alpha": [24, 16, 20, 28], "beta": [32, 20, 24], "gamma": [20, 28, 16, 24], "delta": [28, 24, 20]}
+SAMPLE_EVERY = 4
+VMAX = "0.02"   # random-network features tell scenes apart by a few percent of cosine similarity
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    for seed, (name, scenes) in enumerate(SCENES.items()):
+        write_planted_video(folder / f"{name}.mp4", scenes, seed=seed)
+    return folder
+
+
+def cuts(scenes):
+    return np.cumsum([0, *scenes[:-1]]).tolist()
+
+
+def build(videos, tmp_path, fmt: str, annotations) -> tuple[int, object]:
+    out = tmp_path / "mine.h5"
+    status = make_dataset([*(str(videos / f"{name}.mp4") for name in SCENES), "--out", str(out),
+                           "--annotations", str(annotations), "--format", fmt, "--sample-every", str(SAMPLE_EVERY),
+                           "--vmax", VMAX, "--no-pretrained", "--device", "cpu", "--folds", "2", "--seed", "3"])
+    return status, out
+
+
+def train_and_score(description, tmp_path) -> dict:
+    common = ["--datasets", str(description), "--device", "cpu", "--splits", "1", "2",
+              "--weights-dir", str(tmp_path / "w"), "--results-dir", str(tmp_path / "r")]
+    assert train.main([*common, "--epochs", "1", "--no-pretrained", "--quiet"]) == 0
+    assert inference.main([*common, "--out", str(tmp_path / "scores.json")]) == 0
+    return json.loads((tmp_path / "scores.json").read_text())["datasets"]["mine"]
+
+
+def test_per_frame_scores_tvsum_layout(videos, tmp_path):
+    rng = np.random.default_rng(0)
+    annotations = tmp_path / "anno.tsv"
+    annotations.write_text("".join(f"{name}\tcat\t{','.join(map(str, rng.integers(1, 6, sum(scenes))))}\n"
+                                   for name, scenes in reversed(SCENES.items()) for _ in range(3)))
+    status, out = build(videos, tmp_path, "scores", annotations)
+    assert status == 0
+    records = load_h5(out)
+    given = load_tvsum_annotations(annotations, by_id=True)
+    written = load_tvsum_annotations(out.with_name("mine_anno.tsv"))        # keyed video_1.. in the h5's order
+    for index, (name, scenes) in enumerate(SCENES.items(), start=1):
+        record = records[f"video_{index}"]
+        assert record.change_points[:, 0].tolist() == cuts(scenes)           # the shots are the planted scenes
+        assert np.array_equal(written[f"video_{index}"], given[name])         # the ground truth read back
+        expected = given[name].mean(axis=0)[record.picks]
+        expected = (expected - expected.min()) / (expected.max() - expected.min())
+        assert np.allclose(record.gtscore, expected, atol=1e-6)
+        for user, scores in zip(record.user_summary, given[name]):
+            assert np.array_equal(user, keyshot_summary(scores[record.picks], record.change_points,
+                                                        record.n_frames, record.picks))
+    description = json.loads(out.with_suffix(".json").read_text())
+    assert description == {"name": "mine", "h5": "mine.h5", "splits": "mine_splits.json", "protocol": "TVSum",
+                           "annotations": "mine_anno.tsv"}
+    splits = json.loads(out.with_name("mine_splits.json").read_text())
+    assert sorted(k for s in splits for k in s["test_keys"]) == sorted(f"video_{i}" for i in range(1, 5))
+    scored = train_and_score(out.with_suffix(".json"), tmp_path)
+    assert scored["protocol"] == "TVSum" and set(scored["splits"]) == {"1", "2"}
+
+
+def test_keyshot_intervals_summe_style(videos, tmp_path):
+    selections = {name: [[[0, 9], [40, 47]], [[10, 19]], [[sum(scenes) - 8, sum(scenes) - 1]]]
+                  for name, scenes in SCENES.items()}
+    annotations = tmp_path / "selections.json"
+    annotations.write_text(json.dumps(selections))
+    status, out = build(videos, tmp_path, "intervals", annotations)
+    assert status == 0
+    records = load_h5(out)
+    for index, (name, scenes) in enumerate(SCENES.items(), start=1):
+        record = records[f"video_{index}"]
+        assert record.change_points[:, 0].tolist() == cuts(scenes)
+        for row, intervals in zip(record.user_summary, selections[name]):
+            assert np.flatnonzero(row).tolist() == [f for a, b in intervals for f in range(a, b + 1)]
+    assert json.loads(out.with_suffix(".json").read_text())["protocol"] == "SumMe"
+    scored = train_and_score(out.with_suffix(".json"), tmp_path)
+    assert scored["protocol"] == "SumMe" and 0 <= scored["final"]["f1"] <= 100
+
+
+def test_an_annotation_past_the_last_frame_is_named(videos, tmp_path, capsys):
+    annotations = tmp_path / "selections.json"
+    annotations.write_text(json.dumps({name: [[[0, 500]]] for name in SCENES}))
+    status, out = build(videos, tmp_path, "intervals", annotations)
+    assert status == 2 and not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {annotations}: video 'alpha': field 'intervals'") and "last frame 87" in err
+
+
+def test_a_video_without_annotations_is_named(videos, tmp_path, capsys):
+    annotations = tmp_path / "anno.tsv"
+    annotations.write_text("alpha\tcat\t" + ",".join(["3"] * 88) + "\n")
+    status, _ = build(videos, tmp_path, "scores", annotations)
+    assert status == 2
+    assert "video 'beta': no annotations for it" in capsys.readouterr().err
+
+
+def test_folds_are_seeded_and_test_every_video_once(tmp_path):
+    from video.make_dataset import folds
+
+    keys = [f"video_{i}" for i in range(1, 11)]
+    assert folds(keys, 5, 1) == folds(keys, 5, 1) != folds(keys, 5, 2)
+    assert sorted(k for split in folds(keys, 5, 1) for k in split["test_keys"]) == sorted(keys)
+    with h5py.File(tmp_path / "x.h5", "w"):
+        pass
