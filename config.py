@@ -138,6 +138,7 @@ class Config:
     amp: bool = _option(False, "bfloat16 autocast for the model (off: fp32, as the original)")
     per_video_rng: bool = _option(False, "draw each training video's dropout from its own generator (seed, epoch, "
                                   "position) instead of the original's shared stream; always on with several ranks")
+    progress_every: int = _option(1, "write the state a split resumes from (--resume) every N epochs; 0: never")
     streaming: bool = _option(False, "read features from the h5 file per video instead of holding them in memory "
                               "(datasets larger than memory)")
 
@@ -161,6 +162,7 @@ class Config:
         _check_int(self, "jobs", minimum=1)
         _check_int(self, "runs", minimum=1)
         _check_int(self, "videos_per_step", minimum=0)
+        _check_int(self, "progress_every", minimum=0)
         for name in ("learning_rate", "weight_decay", "Dropout_ratio"):
             if not isinstance(getattr(self, name), (int, float)) or isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected a number, got {getattr(self, name)!r}")

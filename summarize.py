@@ -2,17 +2,18 @@
 
     python summarize.py INPUT [INPUT ...] --weights weights/SumMe/split4.pt --out summaries/
 
-INPUT is a video file or a folder of them (mp4, avi, mkv, webm, mov; not searched recursively;
-earlier ``*.summary.mp4`` outputs in a folder are skipped).
-For every video NAME this writes, in --out:
+INPUT is a video file or a folder (every file in it that FFmpeg opens as a video; ``--recursive``
+for sub-folders; earlier ``*.summary.mp4`` outputs are skipped). For every video NAME this writes,
+in --out:
 
-* ``NAME.summary.mp4``: the selected shots, same frame rate and size (no audio);
+* ``NAME.summary.mp4``: the selected shots, upright, with their sound, in H.264/yuv420p (AAC audio);
 * ``NAME.json``: shots with start/end frames and times and their scores, the selected shots, the
   per-step scores and the settings;
 * ``NAME.png``: the importance curve over time with the selected shots shaded.
 
-A file that cannot be used (missing, empty, truncated, not a video) is reported by name and the
-others go on; the exit status is 1 if any input failed.  See docs/summarize.md.
+A file that cannot be used (missing, empty, not a video) is reported by name and the others go on;
+a file that stops decoding early is summarised up to the damage, with a warning. The exit status is
+1 if any input failed, 2 for bad options. See docs/summarize.md.
 """
 
 from __future__ import annotations
@@ -26,17 +27,28 @@ from config import Config, ConfigError
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Summarise videos with CSTA: keyshot summary video, JSON of shots and scores, "
-                    "and a plot of the importance curve.")
+                    "and a plot of the importance curve.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of videos")
     parser.add_argument("--weights", default="weights/SumMe/split4.pt",
-                        help="CSTA checkpoint (plain state dict, as train.py and the original write)")
+                        help="CSTA checkpoint (plain state dict), as `python train.py` writes them; its options "
+                             "come from the JSON record beside it")
     parser.add_argument("--out", default="summaries", help="output folder (created if needed)")
-    parser.add_argument("--sample-rate", type=_positive_int, default=15,
-                        help="score every Nth frame (15: the datasets' 2 fps at 30 fps)")
+    parser.add_argument("--recursive", action="store_true", help="also look for videos in sub-folders")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="skip videos whose summary JSON is already in --out")
+    parser.add_argument("--samples-per-second", type=_positive_float, default=2.0,
+                        help="score this many frames per second of video (CSTA's datasets: 2)")
+    parser.add_argument("--sample-every", type=_positive_int, default=None,
+                        help="score every Nth frame instead (the eccv16 files' convention, 15)")
     parser.add_argument("--ratio", type=_proportion, default=0.15,
                         help="longest summary as a share of the video's frames")
     parser.add_argument("--vmax", type=_positive_float, default=1.0,
                         help="KTS penalty weight: larger gives fewer, longer shots")
+    parser.add_argument("--kts-penalty", choices=("video", "samples"), default="video",
+                        help="KTS penalty for the video's length in frames (the original's desc_rate), or for "
+                             "the number of samples (this project's earlier behaviour: fewer shots)")
+    parser.add_argument("--no-refine-cuts", action="store_true",
+                        help="keep shot boundaries on sampled frames instead of moving each to the exact cut")
     parser.add_argument("--device", default="auto",
                         help="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument("--batch-size", type=_positive_int, default=32, help="frames per GoogLeNet batch")

@@ -115,9 +115,9 @@ def memory_benchmark(args) -> None:
         print(f"{size:<26} {name:<12} {status:>6} {seconds:>8.1f} {peak:>15.2f}")
 
 
-def epoch_seconds(tree: Path, out: Path, epochs: int) -> list[float]:
+def epoch_seconds(tree: Path, out: Path, epochs: int, *extra: str) -> list[float]:
     command = [sys.executable, "train.py", "--demo", "--datasets", "SumMe", "--splits", "1", "--epochs", str(epochs),
-               "--device", "cpu", "--quiet", "--weights-dir", str(out / "w"), "--results-dir", str(out / "r")]
+               "--device", "cpu", "--quiet", "--weights-dir", str(out / "w"), "--results-dir", str(out / "r"), *extra]
     subprocess.run(command, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = out / "r" / "SumMe_split1.jsonl"
@@ -126,16 +126,20 @@ def epoch_seconds(tree: Path, out: Path, epochs: int) -> list[float]:
 
 def speed_benchmark(args) -> None:
     baseline = Path(args.baseline).resolve()
-    samples = {"this tree": [], "baseline": []}
+    runs = {"this tree": (ROOT, ()), "this tree, --progress-every 0": (ROOT, ("--progress-every", "0")),
+            "baseline": (baseline, ())}
+    samples = {name: [] for name in runs}
     with tempfile.TemporaryDirectory() as out:
         for repeat in range(args.repeats):
-            for name, tree in (("this tree", ROOT), ("baseline", baseline)):
-                samples[name] += epoch_seconds(tree, Path(out) / f"{name}-{repeat}".replace(" ", "_"), args.epochs)
-    ours, theirs = statistics.median(samples["this tree"]), statistics.median(samples["baseline"])
+            for name, (tree, extra) in runs.items():
+                folder = Path(out) / f"{len(samples[name])}-{repeat}-{name}".replace(" ", "_").replace(",", "")
+                samples[name] += epoch_seconds(tree, folder, args.epochs, *extra)
+    theirs = statistics.median(samples["baseline"])
     print(f"\nin-memory path, demo SumMe split 1, {args.epochs} epochs x {args.repeats} runs each, alternating; "
-          f"{cpu_model()}, {os.cpu_count()} cores, torch's default thread count")
-    print(f"median seconds per epoch: this tree {ours:.3f}, baseline {theirs:.3f} ({baseline}); "
-          f"ratio this/baseline {ours / theirs:.3f}")
+          f"{cpu_model()}, {os.cpu_count()} cores, torch's default thread count; baseline: {baseline}")
+    for name in runs:
+        ours = statistics.median(samples[name])
+        print(f"  {name:<32} median {ours:.3f} s per epoch, ratio to the baseline {ours / theirs:.3f}")
 
 
 def main(argv=None) -> int:

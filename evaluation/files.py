@@ -21,10 +21,12 @@ def _file_mode() -> int:
 
 
 def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str = "wb", *,
-                     create_folders: bool = True) -> None:
+                     create_folders: bool = True, durable: bool = True) -> None:
     """Write through ``write(file)`` into a temporary sibling, flush it to disk, then rename it over ``path``.
 
     ``create_folders=False`` makes a missing folder an error (OSError) instead of creating it.
+    ``durable=False`` skips the fsync: the file is still whole or absent when the process is killed
+    (the page cache outlives the process), but not after a power cut; for files written often.
     """
     path = Path(path)
     try:
@@ -37,7 +39,8 @@ def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str =
         with os.fdopen(handle, mode) as file:
             write(file)
             file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                os.fsync(file.fileno())
         os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except OSError as error:

@@ -32,9 +32,47 @@ def progress_path(weights_dir: str | Path, dataset: str, split: int) -> Path:
 
 
 def save_progress(path: Path, config, state: dict[str, Any]) -> None:
-    """Everything needed to continue a split after an epoch, written whole or not at all."""
+    """Everything needed to continue a split after an epoch, written whole or not at all (kill-safe, no fsync)."""
     payload = {**state, "fingerprint": training_fingerprint(config)}
-    write_atomically(path, lambda file: torch.save(payload, file))
+    write_atomically(path, lambda file: torch.save(payload, file), durable=False)
+
+
+class ProgressWriter:
+    """Writes progress files in a background thread while the next epoch trains (one write at a time).
+
+    The state handed to :meth:`submit` must be copies (it is serialised later). Temporaries that a
+    killed run left behind are removed when the writer starts.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._thread = None
+        self._error: BaseException | None = None
+        if path is not None and path.parent.is_dir():
+            for stale in path.parent.glob(f".{path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+
+    def submit(self, config, state: dict[str, Any]) -> None:
+        import threading
+
+        self.wait()
+
+        def run() -> None:
+            try:
+                save_progress(self.path, config, state)
+            except BaseException as error:          # reported by wait(), in the training thread
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name="progress-writer", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def load_progress(path: Path, config) -> dict[str, Any] | None:

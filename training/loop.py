@@ -27,7 +27,7 @@ from config import Config
 from model import build_model
 from evaluation.files import write_atomically
 
-from .checkpoints import load_progress, save_progress
+from .checkpoints import ProgressWriter, load_progress
 from .data import DatasetBundle
 from .distributed import BatchNormReplay, World
 from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
@@ -104,6 +104,17 @@ def _video_generator(enabled: bool, seed: int, epoch: int, position: int, device
 
 def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+
+
+def _cpu_tree(value):
+    """A copy of nested dicts/lists with every tensor copied to the CPU (for writing in the background)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _cpu_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_tree(v) for v in value)
+    return value
 
 
 def _autocast(config: Config, device: torch.device):
@@ -288,6 +299,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             set_rng_state(saved["rng"], device)
             first_epoch = outcome.resumed_from = saved["epoch"] + 1
 
+    writer = ProgressWriter(progress_path if world.is_main else None)
     epochs = tqdm(range(first_epoch, config.epochs + 1), desc=f"{bundle.name} split {split}", unit="epoch",
                   disable=not progress or not world.is_main, position=position, leave=False, dynamic_ncols=True,
                   initial=first_epoch - 1, total=config.epochs)
@@ -321,14 +333,16 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
                             "order": [train_keys[i] for i in order]})
         if world.is_main:
             _write_log(log_path, outcome.log)
-            if progress_path is not None and epoch < config.epochs:
-                save_progress(progress_path, config, {
-                    "epoch": epoch, "model": _cpu_copy(model), "optimizer": optimizer.state_dict(),
-                    "history": [m.as_dict() for m in outcome.history], "log": outcome.log,
+            if progress_path is not None and epoch < config.epochs and config.progress_every \
+                    and epoch % config.progress_every == 0:
+                writer.submit(config, {
+                    "epoch": epoch, "model": _cpu_copy(model), "optimizer": _cpu_tree(optimizer.state_dict()),
+                    "history": [m.as_dict() for m in outcome.history], "log": list(outcome.log),
                     "best": outcome.best.as_dict() if outcome.best else None, "best_state": outcome.best_state,
                     "rng": rng_state(device), "world_size": world.size})
         if stop_after is not None and epoch >= stop_after:
             break
+    writer.wait()
     replay.close()
     train_source.close()
     selection_source.close()

@@ -2,16 +2,16 @@
 the per-video pipeline and its outputs.  ``summarize.py`` is the command line; see docs/summarize.md.
 """
 
-from .io import VIDEO_EXTENSIONS, VideoError, VideoInfo, iter_frames, probe, write_selected_frames
+from .io import VIDEO_EXTENSIONS, FrameReader, VideoError, VideoInfo, probe, write_summary
 from .pipeline import STAGES, StageTimes, VideoSummary, analyse
 
 __all__ = [
     "VIDEO_EXTENSIONS",
     "VideoError",
     "VideoInfo",
-    "iter_frames",
+    "FrameReader",
     "probe",
-    "write_selected_frames",
+    "write_summary",
     "STAGES",
     "StageTimes",
     "VideoSummary",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -12,7 +13,7 @@ from evaluation.files import write_json_atomically
 from evaluation.summary import shot_lengths
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
-from .io import VIDEO_EXTENSIONS, VideoError, probe, write_selected_frames
+from .io import VIDEO_EXTENSIONS, PartialVideoWarning, VideoError, probe, write_summary
 from .pipeline import StageTimes, VideoSummary, analyse
 from .plot import importance_figure
 from .report import summary_record
@@ -38,7 +39,15 @@ def run(args) -> int:
         print(f"error: --out {out_dir}: cannot create the folder ({error.strerror or error})", file=sys.stderr)
         return 2
 
-    videos, failures = collect_inputs(args.inputs)
+    videos, failures = collect_inputs(args.inputs, recursive=args.recursive)
+    if args.skip_existing:
+        done_before = [v for v in videos if (out_dir / f"{v.stem}.json").is_file()]
+        for video in done_before:
+            print(f"{video}: skipped, {out_dir / (video.stem + '.json')} exists")
+        videos = [v for v in videos if v not in done_before]
+    if args.no_pretrained:
+        print("note: --no-pretrained: GoogLeNet has random weights, so the features barely tell frames apart "
+              "and the shots and summaries are meaningless; use it only to try the tool offline")
     try:
         scorer = CstaScorer(args.weights, device, args.config)
         extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained, batch_size=args.batch_size)
@@ -48,9 +57,12 @@ def run(args) -> int:
 
     settings = {
         "weights": str(args.weights),
-        "sample_rate": args.sample_rate,
+        "samples_per_second": None if args.sample_every else args.samples_per_second,
+        "sample_every": args.sample_every,
         "ratio": args.ratio,
         "kts_vmax": args.vmax,
+        "kts_penalty": args.kts_penalty,
+        "refine_cuts": not args.no_refine_cuts,
         "device": str(device),
         "pretrained_features": not args.no_pretrained,
         "model_options": scorer.config.model_options(),
@@ -63,8 +75,12 @@ def run(args) -> int:
     for path in tqdm(videos, desc="videos", unit="video", disable=args.quiet or len(videos) < 2):
         try:
             outputs = plan_outputs(path, out_dir, inputs, claimed)
-            summary = analyse(probe(path), extractor, scorer, sample_rate=args.sample_rate,
-                              ratio=args.ratio, vmax=args.vmax, times=times, progress=not args.quiet)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PartialVideoWarning)       # reported below, with the summary
+                summary = analyse(probe(path), extractor, scorer, samples_per_second=args.samples_per_second,
+                                  sample_every=args.sample_every, ratio=args.ratio, vmax=args.vmax,
+                                  kts_penalty=args.kts_penalty, refine_cuts=not args.no_refine_cuts, times=times,
+                                  progress=not args.quiet)
             tqdm.write(write_outputs(summary, outputs, settings, times, progress=not args.quiet))
             done += 1
         except (VideoError, OutputConflict) as error:
@@ -86,20 +102,22 @@ def run(args) -> int:
     return 0
 
 
-def collect_inputs(arguments) -> tuple[list[Path], list[str]]:
+def collect_inputs(arguments, recursive: bool = False) -> tuple[list[Path], list[str]]:
     """Videos named directly or found in folders (sorted); problems as messages naming the path.
 
-    Folders are searched for video extensions, skipping earlier summaries (``*.summary.mp4``) so that
-    a folder can be summarised into itself more than once.
+    In folders, every file FFmpeg opens as a video counts (known extensions are taken without
+    opening them), except earlier summaries (``*.summary.mp4``), so that a folder can be summarised
+    into itself more than once.
     """
     videos, problems = [], []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-                           and not p.name.endswith(SUMMARY_SUFFIX))
+            candidates = sorted(p for p in (path.rglob("*") if recursive else path.iterdir())
+                                if p.is_file() and not p.name.endswith(SUMMARY_SUFFIX) and not p.name.startswith("."))
+            found = [p for p in candidates if p.suffix.lower() in VIDEO_EXTENSIONS or _opens_as_video(p)]
             if not found:
-                problems.append(f"{path}: folder holds no {', '.join(VIDEO_EXTENSIONS)} files")
+                problems.append(f"{path}: folder holds no video files")
             videos.extend(found)
         elif path.exists():
             videos.append(path)
@@ -108,6 +126,16 @@ def collect_inputs(arguments) -> tuple[list[Path], list[str]]:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return videos, problems
+
+
+def _opens_as_video(path: Path) -> bool:
+    if path.suffix.lower() in {".json", ".png", ".txt", ".jpg", ".jpeg", ".md", ".h5", ".pt"}:
+        return False
+    try:
+        probe(path)
+        return True
+    except VideoError:
+        return False
 
 
 def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Path, Path]) -> dict[str, Path]:
@@ -139,15 +167,19 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
         with tqdm(total=summary.n_frames, unit="frame", desc=f"{name}: writing summary",
                   disable=not progress, leave=False) as bar:
             with times.measure("encode", summary.n_frames):
-                write_selected_frames(summary.info, video_target, summary.keep, on_frame=bar.update)
+                write_summary(summary.info, video_target, summary.segments(), on_frame=bar.update)
+    seconds = sum(end - start for start, end in (summary.shot_span(i) for i in summary.selected))
     importance_figure(outputs["plot"], f"{name}: {len(summary.shots)} shots, "
-                      f"{len(summary.selected)} selected ({kept} of {summary.n_frames} frames)",
-                      summary.sample_frames, summary.step_scores, summary.shots, summary.selected,
-                      summary.n_frames, summary.info.frame_rate)
+                      f"{len(summary.selected)} selected ({seconds:.1f} of {summary.duration:.1f} s)",
+                      summary.sample_times, summary.step_scores,
+                      [summary.shot_span(i) for i in range(len(summary.shots))], summary.selected,
+                      summary.duration)
     write_json_atomically(outputs["json"], summary_record(summary, settings, video_target))
     written = [p.name for p in (video_target, outputs["json"], outputs["plot"]) if p is not None]
     line = (f"{name}: {summary.n_frames} frames, {len(summary.shots)} shots, {len(summary.selected)} "
-            f"selected ({kept / summary.info.frame_rate:.1f} s) -> {', '.join(written)}")
+            f"selected ({seconds:.1f} s) -> {', '.join(written)}")
+    if summary.warning:
+        line += f"\n  warning: {summary.info.path}: {summary.warning}; summarised the frames that decode"
     if not kept:
         line += (f"\n  note: no shot fits in {summary.ratio:.0%} of the video ({summary.budget} frames; "
                  f"shortest shot {int(shot_lengths(summary.shots).min())} frames), "

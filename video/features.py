@@ -43,8 +43,6 @@ class GoogLeNetFeatures:
         self.preprocess = WEIGHTS.transforms()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_RANDOM_SEED)
-            # Not _GOOGLENET.build(): its init_weights=True draws the random network differently
-            # (other --no-pretrained features) and spends a truncated-normal init the weights overwrite.
             network = GoogLeNet(aux_logits=False, transform_input=False, init_weights=False)
             if not pretrained:
                 _keep_activation_scale(network)
@@ -52,13 +50,15 @@ class GoogLeNetFeatures:
             state = load_imagenet_state_dict(WEIGHTS)
             network.load_state_dict({k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))})
         trunk = [getattr(network, name) for name in (*_GOOGLENET.trunk, "avgpool")]
-        self.network = nn.Sequential(*trunk).to(self.device).eval()
+        self.network = nn.Sequential(*trunk).to(self.device, memory_format=torch.channels_last).eval()
+        self._mean = torch.tensor(self.preprocess.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.preprocess.std, device=self.device).view(1, 3, 1, 1)
 
     def preprocess_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """The weights' transforms applied to each image: a (N, 3, 224, 224) float tensor."""
         return torch.stack([self.preprocess(image) for image in images])
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def embed(self, batch: torch.Tensor) -> np.ndarray:
         """Features of a preprocessed batch, in chunks of ``batch_size``."""
         outputs = []
@@ -70,6 +70,13 @@ class GoogLeNetFeatures:
 
     def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed(self.preprocess_images(images))
+
+    def embed_arrays(self, pictures: np.ndarray) -> np.ndarray:
+        """Features of (N, 224, 224, 3) uint8 pictures already resized and cropped (the pipeline's fast path):
+        the weights' normalisation, then the network in channels-last layout."""
+        batch = torch.from_numpy(np.ascontiguousarray(pictures)).to(self.device).permute(0, 3, 1, 2)
+        batch = (batch.float().div_(255) - self._mean) / self._std
+        return self.embed(batch.contiguous(memory_format=torch.channels_last))
 
 
 def _keep_activation_scale(network: nn.Module) -> None:

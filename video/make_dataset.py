@@ -148,7 +148,7 @@ def build(args, out: Path) -> int:
 
     from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
     from .io import VideoError, probe
-    from .pipeline import sampled_features, video_shots
+    from .pipeline import Sampling, decode_and_embed, video_shots
 
     annotations = read_scores(Path(args.annotations)) if args.format == "scores" else \
         read_intervals(Path(args.annotations))
@@ -170,11 +170,12 @@ def build(args, out: Path) -> int:
     for index, (video, name) in enumerate(zip(args.videos, names), start=1):
         try:
             info = probe(video)
-            features, n_frames = sampled_features(info, extractor, args.sample_every)
+            features, picks, frame_times, differences, _ = decode_and_embed(info, extractor,
+                                                                          Sampling(every=args.sample_every))
         except VideoError as error:
             raise ValueError(str(error)) from None
-        picks = np.arange(len(features), dtype=np.int64) * args.sample_every
-        shots = video_shots(features, n_frames, args.sample_every, args.vmax)
+        n_frames = len(frame_times)
+        shots = video_shots(features, n_frames, picks, args.vmax, "video", differences)
         gtscore, users = ground_truth(args.format, annotations[name], n_frames, picks, shots,
                                       f"{args.annotations}: video {name!r}")
         gtsummary = keyshot_summary(gtscore, shots, n_frames, picks)[picks].astype(np.float32)

@@ -10,21 +10,22 @@ from .pipeline import VideoSummary
 
 def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
                    summary_video: Path | None) -> dict[str, Any]:
-    """A JSON-ready description of ``summary``; times in seconds, shot ends inclusive."""
-    fps = summary.info.frame_rate
+    """A JSON-ready description of ``summary``; times in seconds from the frames' timestamps, shot ends inclusive."""
     selected = set(summary.selected.tolist())
-    kept = int(summary.keep.sum())
+    spans = [summary.shot_span(i) for i in range(len(summary.shots))]
     return {
         "input": str(summary.info.path),
         "frames": summary.n_frames,
-        "fps": fps,
+        "fps": summary.info.frame_rate,
         "width": summary.info.width,
         "height": summary.info.height,
-        "duration_s": summary.n_frames / fps,
+        "rotation": summary.info.rotation,
+        "duration_s": summary.duration,
+        "warning": summary.warning,
         "settings": dict(settings),
         "steps": {
             "frames": summary.sample_frames.tolist(),
-            "times_s": (summary.sample_frames / fps).tolist(),
+            "times_s": summary.sample_times.tolist(),
             "scores": summary.step_scores.tolist(),
         },
         "shots": [
@@ -32,8 +33,8 @@ def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
                 "index": index,
                 "start_frame": int(start),
                 "end_frame": int(end),
-                "start_s": start / fps,
-                "end_s": (end + 1) / fps,
+                "start_s": spans[index][0],
+                "end_s": spans[index][1],
                 "frames": int(end - start + 1),
                 "score": float(score),
                 "selected": index in selected,
@@ -42,8 +43,8 @@ def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
         ],
         "selected_shots": sorted(selected),
         "summary": {
-            "frames": kept,
-            "duration_s": kept / fps,
+            "frames": int(summary.keep.sum()),
+            "duration_s": sum(spans[i][1] - spans[i][0] for i in selected),
             "budget_frames": summary.budget,
             "video": summary_video.name if summary_video is not None else None,
         },
