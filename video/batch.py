@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def run(args) -> int:
     inputs = {path.resolve() for path in videos}
     claimed: dict[Path, Path] = {}
     times = StageTimes()
+    started = time.perf_counter()
     done = 0
     for path in tqdm(videos, desc="videos", unit="video", disable=args.quiet or len(videos) < 2):
         try:
@@ -90,6 +92,7 @@ def run(args) -> int:
             failures.append(f"{path}: {type(error).__name__}: {error}")
             tqdm.write(f"error: {path}: failed with {type(error).__name__}: {error}", file=sys.stderr)
 
+    times.wall = time.perf_counter() - started
     if args.timings:
         print(times.table(f"{device} ({torch.get_num_threads()} threads)"))
     total = done + len(failures)

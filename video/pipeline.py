@@ -42,6 +42,8 @@ class StageTimes:
     """Wall time and work done per stage, summed over the videos of a run."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    wall: float = 0.0
+    """Wall time of the whole run (set by the caller)."""
     items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     video_frames: int = 0
 
@@ -57,7 +59,8 @@ class StageTimes:
     def table(self, device: str) -> str:
         """Per-stage throughput: items/s in the stage's unit, and video frames/s end to end.
 
-        Decoding runs beside the feature stage: its seconds are the decoder thread's own.
+        Decoding runs in a thread beside the feature stage (its seconds are the decoder's own work), so
+        the stages add up to more than ``total``, the wall time of the whole run.
         """
         units = {"decode": "frames", "features": "samples", "kts": "samples", "scoring": "samples",
                  "encode": "frames"}
@@ -70,7 +73,7 @@ class StageTimes:
                              f"{items / seconds:>9.1f} {self.video_frames / seconds:>15.1f}")
             else:
                 lines.append(f"  {stage:<9} {seconds:>8.2f} {items:>8} {units[stage]:<8} {'-':>9} {'-':>15}")
-        total = self.seconds.get("total", 0.0) or sum(self.seconds[s] for s in STAGES)
+        total = self.wall or sum(self.seconds[s] for s in STAGES)
         lines.append(f"  {'total':<9} {total:>8.2f} {'':>8} {'':<8} {'':>9} "
                      f"{self.video_frames / total if total else 0.0:>15.1f}")
         return "\n".join(lines)
@@ -135,6 +138,21 @@ class Sampling:
         return True
 
 
+#: Pixel formats whose first plane is the luma (brightness) of every pixel.
+_LUMA_FIRST = ("yuv", "yuvj", "nv12", "nv21", "gray")
+
+
+def luma_thumbnail(picture) -> np.ndarray:
+    """A coarse grid of the frame's brightness, read from its luma plane without conversion (int16)."""
+    if picture.format.name.startswith(_LUMA_FIRST):
+        plane = picture.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+    else:
+        luma = picture.reformat(format="gray").to_ndarray()
+    step_y, step_x = max(1, luma.shape[0] // _THUMBNAIL[1]), max(1, luma.shape[1] // _THUMBNAIL[0])
+    return luma[::step_y, ::step_x].astype(np.int16)
+
+
 def preprocessing_size(width: int, height: int, short_side: int = 256) -> tuple[int, int]:
     """The size torchvision's ``Resize(256)`` gives: the short side to 256, the aspect kept."""
     if width <= height:
@@ -164,13 +182,19 @@ def decode_and_embed(info: VideoInfo, extract, sampling: Sampling, times: StageT
     frame_times, differences, sample_frames = [], [], []
     failure: list[BaseException] = []
 
+    waited = [0.0]
+
+    def hand_over(batch) -> None:
+        started = time.perf_counter()
+        batches.put(batch)
+        waited[0] += time.perf_counter() - started
+
     def produce() -> None:
         previous, images = None, []
         started = time.perf_counter()
         try:
             for frame in reader:
-                thumbnail = frame.picture.reformat(width=_THUMBNAIL[0], height=_THUMBNAIL[1], format="gray")
-                grey = thumbnail.to_ndarray().astype(np.int16)
+                grey = luma_thumbnail(frame.picture)
                 differences.append(0.0 if previous is None else float(np.abs(grey - previous).mean()))
                 previous = grey
                 frame_times.append(frame.time)
@@ -178,14 +202,14 @@ def decode_and_embed(info: VideoInfo, extract, sampling: Sampling, times: StageT
                     sample_frames.append(frame.index)
                     images.append(centre_crop(picture_array(frame.picture, info.rotation, size)))
                     if len(images) == batch_size:
-                        batches.put(np.stack(images))
+                        hand_over(np.stack(images))
                         images = []
             if images:
-                batches.put(np.stack(images))
+                hand_over(np.stack(images))
         except BaseException as error:          # handed to the consumer thread
             failure.append(error)
         finally:
-            times.seconds["decode"] += time.perf_counter() - started
+            times.seconds["decode"] += time.perf_counter() - started - waited[0]
             batches.put(None)
 
     worker = threading.Thread(target=produce, name="decoder", daemon=True)
