@@ -8,8 +8,8 @@ other dataset added to the training videos); any other dataset is a small JSON d
 
     {"name": "my_videos", "h5": "my.h5", "splits": "my_splits.json", "protocol": "SumMe"}
 
-(paths relative to the JSON file; ``python -m video.make_dataset`` writes one). Only numpy-free
-standard library here: the heavy lifting is ``dataset.py``.
+(paths relative to the JSON file; ``python -m video.make_dataset`` writes one). Reading and checking
+the files is ``dataset.py``'s job; this module only says where they are and how they are scored.
 """
 
 from __future__ import annotations
@@ -52,9 +52,6 @@ class DatasetSpec:
     annotations_path: Path | None = None
     fraction_base: int | None = None    #: N of a fractional batch_size; None: the number of videos in the file
     hint: str = ""                      #: where the files come from, said when they are missing
-
-    def missing_file_hint(self) -> str:
-        return self.hint
 
 
 def builtin(name: str, *, data_dir: str | Path, splits_dir: str | Path, setting: str = "canonical",

@@ -185,6 +185,7 @@ def main(argv=None) -> int:
     from training.sources import dataset_sources
 
     world = World.from_environment(config.device)
+    specs = []
     try:
         if world.distributed and config.jobs > 1:
             raise ValueError("jobs: with torchrun every rank trains the same split; run one torchrun per group "
@@ -201,10 +202,9 @@ def main(argv=None) -> int:
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, eccv16.DatasetError) and not args.demo and not error.path.exists():
-            hint = next((s.missing_file_hint() for s in specs if s.missing_file_hint()), "") \
-                if "specs" in locals() else ""
-            if hint and hint not in str(error):
-                print(hint, file=sys.stderr)
+            hints = [s.hint for s in specs if s.hint]
+            if hints and hints[0] not in str(error):
+                print(hints[0], file=sys.stderr)
             print("To try everything without the datasets: python train.py --demo", file=sys.stderr)
         world.close()
         return 2
