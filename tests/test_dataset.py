@@ -327,3 +327,11 @@ def test_default_paths_do_not_depend_on_working_directory(tmp_path, monkeypatch)
 def test_dataset_modules_do_not_import_torch():
     code = "import sys, dataset, demo_data; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_a_split_naming_a_missing_video_counts_splits_from_one(tmp_path):
+    write_splits(tmp_path, "SumMe/split0/video_1,video_2/video_9", "")
+    (split,) = dataset.read_splits_file(tmp_path / "SumMe_splits.txt", "SumMe")
+    with pytest.raises(DatasetError) as error:
+        dataset.check_split_keys(split, {"video_1": None, "video_2": None}, tmp_path / "x.h5")
+    assert "(split 1 ('split0' in the file)) names 1 video(s) the file lacks: video_9" in str(error.value)
