@@ -116,3 +116,15 @@ def finished_run(eccv16_dirs, tmp_path_factory) -> FinishedRun:
         status = train.main(run.argv())
     assert status == 0, output.getvalue()
     return FinishedRun(eccv16_dirs, run.weights_dir, run.results_dir, options, stdout=output.getvalue())
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A CSTA state dict of the paper's model with random weights (seed 0), without a record beside it."""
+    from config import Config
+    from model import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "csta.pt"
+    torch.save(build_model(Config(), pretrained=False).state_dict(), path)
+    return path

@@ -14,8 +14,6 @@ import torch
 
 import summarize
 from video import batch
-from config import Config
-from model import build_model
 from video.io import Segment, probe, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,14 +44,6 @@ def count_frames(path):
         stream = container.streams.video[0]
         rate, size = stream.average_rate, (stream.codec_context.width, stream.codec_context.height)
         return sum(1 for _ in container.decode(stream)), rate, size
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "csta.pt"
-    torch.save(build_model(Config(), pretrained=False).state_dict(), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
 import summarize
-from config import Config
-from model import build_model
 from video.io import probe
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "csta.pt"
-    torch.save(build_model(Config(), pretrained=False).state_dict(), path)
-    return path
 
 
 def scene_picture(rng, colour, texture, size):

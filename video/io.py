@@ -266,10 +266,10 @@ def _write_audio(info: VideoInfo, output, audio, segments: Sequence[Segment]) ->
             for packet_frame in container.decode(stream):
                 for frame in resampler.resample(packet_frame):
                     samples = frame.to_ndarray()
-                    if position is None or frame.pts is not None:
-                        start_time = (float(frame.pts * frame.time_base) if frame.pts is not None else 0.0) \
-                            - video_start
-                        position = int(round(start_time * rate))
+                    if frame.time is not None:                  # else: continue from the previous frame
+                        position = int(round((frame.time - video_start) * rate))
+                    elif position is None:
+                        position = 0
                     first, count = position, samples.shape[1]
                     position += count
                     for low, high in spans:
