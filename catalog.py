@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset import DOWNLOAD_HINT, DatasetError, canonical_dataset_name, default_h5_path, splits_path
+from dataset import SCHEMAS, DOWNLOAD_HINT, DatasetError, canonical_dataset_name, default_h5_path, splits_path
 
 #: Training settings of SumMe and TVSum: CSTA's splits, or DSNet's split files (its names).
 SETTINGS = {
@@ -104,8 +104,7 @@ def from_description(path: str | Path) -> DatasetSpec:
     for field in ("name", "h5", "splits", "protocol"):
         if not isinstance(data.get(field), str) or not data[field].strip():
             raise DatasetError(path, "missing or not a string", field=field)
-    from evaluation.protocols import get_protocol
-    from dataset import SCHEMAS
+    from evaluation.protocols import get_protocol      # scipy: loaded when a description is read, not for --help
 
     try:
         protocol = get_protocol(data["protocol"]).name

@@ -37,10 +37,6 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
 F1_MEANING = {"f1_max": "best user", "f1_avg": "mean over users", "f1": "against gt_summary"}
 
 
-def _columns(protocol) -> list[str]:
-    return list(protocol.metrics)
-
-
 def _format(metric: str, value):
     from training.report import f1_percent
 
@@ -55,7 +51,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
 
     bundle = load_bundle(spec, streaming=config.streaming)
     protocol = bundle.protocol
-    columns = _columns(protocol)
+    columns = list(protocol.metrics)
     splits = {}
     for split in config.splits:
         weights_path, record_path = checkpoint_paths(config.weights_dir, spec.name, split)

@@ -369,7 +369,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         outcome.best = outcome.history[-1]
         outcome.best_state = _cpu_copy(model)
         outcome.fallback_to_last = True
-    if records.test is not records.selection and [r.key for r in records.test] != [r.key for r in records.selection]:
+    if [r.key for r in records.test] != [r.key for r in records.selection]:      # selected on validation videos
         results = score_records(config, bundle, records.test, outcome.best_state, device=device, world=world)
         outcome.test = protocol.means([r.metrics for r in results])
     outcome.seconds = time.perf_counter() - started
