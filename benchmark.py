@@ -34,6 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import evaluation
+from benchmarks.machine import cpu_model
 from config import Config
 from model import build_model
 from evaluation.files import write_json_atomically
@@ -242,14 +243,7 @@ def project_protocol(training: dict, inference: dict, evaluation_times: dict, lo
 
 def describe_machine(device: torch.device) -> dict:
     info = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-            "threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["processor"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+            "threads": torch.get_num_threads(), "processor": cpu_model()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

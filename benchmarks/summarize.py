@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.streaming import cpu_model  # noqa: E402
+from benchmarks.machine import cpu_model  # noqa: E402
 
 
 def generate(path: Path, minutes: float, fps: int, width: int, height: int, seed: int = 0) -> None:

@@ -90,7 +90,7 @@ def load_tvsum_annotations(path=None, *, by_id: bool = False) -> dict[str, np.nd
     return out
 
 
-def step_annotations(raw, every: int = SAMPLE_EVERY) -> np.ndarray:
+def step_annotations(raw, every: int = SAMPLE_EVERY, picks=None) -> np.ndarray:
     """Each annotator's scores divided by that annotator's maximum, every ``every``-th frame.
 
     ``raw`` is one video's (n_annotators, n_frames) array; the result is
@@ -101,4 +101,4 @@ def step_annotations(raw, every: int = SAMPLE_EVERY) -> np.ndarray:
     if raw.ndim != 2:
         raise ValueError(f"annotations must have shape (n_annotators, n_frames), got {raw.shape}")
     peak = raw.max(axis=1, initial=-1.0, keepdims=True)
-    return (raw / peak)[:, ::every]
+    return (raw / peak)[:, ::every] if picks is None else (raw / peak)[:, np.asarray(picks)]

@@ -133,7 +133,7 @@ def evaluate_video(
         if raw.ndim == 2 and raw.shape[-1] == int(n_frames) and not on_the_annotation_grid(picks_array, raw.shape[-1]):
             # Sampled otherwise than every 15th frame (a dataset of your own, annotated frame by frame):
             # the annotators' scores at the sampled frames, each divided by that annotator's maximum.
-            ref = RankedReference((raw / raw.max(axis=1, initial=-1.0, keepdims=True))[:, picks_array])
+            ref = RankedReference(step_annotations(raw, picks=picks_array))
         else:
             ref = _tvsum_reference(annotations)
         scores = np.asarray(step_scores, dtype=np.float64).reshape(-1)

@@ -84,17 +84,19 @@ class World:
         if not self.distributed:
             return
         sizes = [p.numel() for p in parameters]
-        flat = torch.zeros(sum(sizes) + len(parameters), device=device)
+        total = sum(sizes)
+        flat = torch.zeros(total + len(parameters), device=device)     # gradients, then one "has a gradient" flag each
         offset = 0
         for index, (parameter, size) in enumerate(zip(parameters, sizes)):
             if parameter.grad is not None:
                 flat[offset: offset + size] = parameter.grad.reshape(-1)
-                flat[sum(sizes) + index] = 1.0
+                flat[total + index] = 1.0
             offset += size
         dist.all_reduce(flat)
+        has_gradient = (flat[total:] > 0).tolist()
         offset = 0
         for index, (parameter, size) in enumerate(zip(parameters, sizes)):
-            if flat[sum(sizes) + index] > 0:
+            if has_gradient[index]:
                 parameter.grad = flat[offset: offset + size].view_as(parameter).clone()
             else:
                 parameter.grad = None

@@ -11,6 +11,7 @@ parallel. ``training.initial_state`` returns the weights a split starts from.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import time
@@ -154,7 +155,7 @@ class VideoSource:
         self.device = device
         self.cached = [self._load(r) for r in records] if in_memory else None
         self.read_ahead = read_ahead
-        self._pending: list[int] = []
+        self._pending: collections.deque[int] = collections.deque()
         self._futures: dict[int, Any] = {}
         self._pool = None
 
@@ -172,12 +173,12 @@ class VideoSource:
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
         self._futures.clear()
-        self._pending = list(indices)
+        self._pending = collections.deque(indices)
         self._top_up()
 
     def _top_up(self) -> None:
         while self._pending and len(self._futures) < self.read_ahead:
-            index = self._pending.pop(0)
+            index = self._pending.popleft()
             if index not in self._futures:
                 self._futures[index] = self._pool.submit(self._load, self.records[index])
 

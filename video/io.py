@@ -209,9 +209,9 @@ def write_summary(info: VideoInfo, target: Path, segments: Sequence[Segment],
                 for frame in reader:
                     if on_frame is not None:
                         on_frame()
-                    if frame.index >= len(wanted) or wanted[frame.index] < 0:
-                        if frame.index > len(wanted):
-                            break
+                    if frame.index >= len(wanted):          # past the last summary frame
+                        break
+                    if wanted[frame.index] < 0:
                         continue
                     segment = segments[wanted[frame.index]]
                     out_time = offsets[wanted[frame.index]] + (frame.time - segment.start)
