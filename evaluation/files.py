@@ -57,3 +57,43 @@ def write_json_atomically(path: Path | str, data: Any, *, create_folders: bool =
         file.write("\n")
 
     write_atomically(path, write, mode="w", create_folders=create_folders)
+
+
+def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str = "wb", *,
+                     create_folders: bool = True) -> None:
+    """Write every file of a set into temporaries first, then rename them over their targets in order.
+
+    Files that belong together (an h5 with its splits and description, a checkpoint with its record)
+    are replaced as a set: when any write fails (ENOSPC, EROFS, EIO, an exception in a writer), every
+    temporary is removed and every previous file is left exactly as it was. The renames come last and
+    in the order given, so a reader that checks the last file (a record naming a hash of the others)
+    never takes a half-replaced set for a complete one.
+    """
+    staged: list[tuple[Path, str]] = []
+    try:
+        for target, write in writers.items():
+            target = Path(target)
+            try:
+                if create_folders:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(target)) from None
+            staged.append((target, temporary))
+            try:
+                with os.fdopen(handle, mode) as file:
+                    write(file)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.chmod(temporary, _file_mode())
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(target)) from None
+        for target, temporary in staged:
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(target)) from None
+    except BaseException:
+        for _, temporary in staged:
+            Path(temporary).unlink(missing_ok=True)
+        raise
