@@ -141,6 +141,8 @@ class Config:
     progress_every: int = _option(1, "write the state a split resumes from (--resume) every N epochs; 0: never")
     streaming: bool = _option(False, "read features from the h5 file per video instead of holding them in memory "
                               "(datasets larger than memory)")
+    collective_timeout: int = _option(600, "with torchrun: seconds a rank waits for the others at a collective "
+                                      "before the run fails naming the ranks that did not answer")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -163,6 +165,7 @@ class Config:
         _check_int(self, "runs", minimum=1)
         _check_int(self, "videos_per_step", minimum=0)
         _check_int(self, "progress_every", minimum=0)
+        _check_int(self, "collective_timeout", minimum=1)
         for name in ("learning_rate", "weight_decay", "Dropout_ratio"):
             if not isinstance(getattr(self, name), (int, float)) or isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected a number, got {getattr(self, name)!r}")
@@ -185,6 +188,9 @@ class Config:
                                   f"nor a JSON dataset description (.json)")
         if not self.splits or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in self.splits):
             raise ConfigError(f"splits: expected split numbers 1, 2, ..., got {self.splits!r}")
+        repeated = sorted({s for s in self.splits if self.splits.count(s) > 1})
+        if repeated:
+            raise ConfigError(f"splits: split {repeated[0]} is named more than once in {' '.join(map(str, self.splits))}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ConfigError(f"device: {self.device!r} is not 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")
         _check_model_shapes(self)

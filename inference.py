@@ -28,7 +28,8 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
                         help="model options: from the JSON record beside each checkpoint when there is one "
                              "(default), or from the command line (checkpoints of the original code have no record)")
     Config.add_arguments(parser, exclude=("epochs", "batch_size", "videos_per_step", "learning_rate", "weight_decay",
-                                          "selection", "jobs", "runs", "pretrained", "per_video_rng"))
+                                          "selection", "jobs", "runs", "pretrained", "per_video_rng",
+                                          "collective_timeout"))
     args = parser.parse_args(argv)
     return config_from_arguments(parser, args), args
 
@@ -56,7 +57,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     for split in config.splits:
         weights_path, record_path = checkpoint_paths(config.weights_dir, spec.name, split)
         state = load_checkpoint(weights_path)
-        split_config = config_for_checkpoint(config, read_record(record_path) if use_record else None)
+        split_config = config_for_checkpoint(config, read_record(record_path) if use_record else None, record_path)
         load_model_weights(build_model(split_config, pretrained=False), state, weights_path,
                            f"{split_config.model_name} with these options")
         videos = score_split(split_config, bundle, split, state, device=device)
@@ -92,16 +93,30 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
 
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
+    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
 
+    try:
+        with terminate_as_exception():
+            return _main(config, args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        print("interrupted; no results were written", file=sys.stderr)
+        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
+
+
+def _main(config: Config, args) -> int:
     import dataset as eccv16
-    from evaluation.files import write_json_atomically
+    from evaluation.files import check_output_folder, describe_write_error, write_json_atomically
     from model import build_model, describe_parameters
     from training import resolve_device
     from training.checkpoints import MissingCheckpoint
     from training.report import f1_percent, table
     from training.sources import dataset_sources
 
+    out = args.out or Path(config.results_dir) / "inference.json"
     try:
+        if out.is_dir():
+            raise ValueError(f"out: {out} is a folder; give the path of the results JSON")
+        check_output_folder(out.parent)
         device = resolve_device(config.device)
         specs = dataset_sources(config, args.demo)
         print(f"CSTA {config.model_name} on {device} — {describe_parameters(build_model(config, pretrained=False))}")
@@ -121,11 +136,10 @@ def main(argv=None) -> int:
     print()
     print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", *(m.replace("map", "mAP@") for m in extra),
                  "F1"), rows, title=f"Mean over splits {', '.join(map(str, config.splits))}"))
-    out = args.out or Path(config.results_dir) / "inference.json"
     try:
         write_json_atomically(out, {"config": config.to_dict(), "datasets": results})
     except OSError as error:
-        print(f"error: {out}: cannot write the results ({error.strerror or error})", file=sys.stderr)
+        print(f"error: {describe_write_error(error)}", file=sys.stderr)
         return 2
     print(f"\nwritten to {out}")
     return 0

@@ -173,18 +173,72 @@ def _cell(metric: str, value: float):
     return f1_percent(value) if metric == "f1" else value
 
 
+def output_space(model, config: Config, n_checkpoints: int) -> int:
+    """Bytes a run needs in its weights folder: every checkpoint, plus two progress files while one replaces the other.
+
+    A checkpoint is the model's state dict; a progress file holds the model, Adam's two moments and
+    the best epoch's weights (about four state dicts).
+    """
+    state_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    progress = 2 * 4 * state_bytes if config.progress_every else 0
+    return n_checkpoints * state_bytes + progress + (1 << 20)
+
+
+def check_outputs(model, config: Config, specs) -> None:
+    """Every folder the run writes into exists or can be made, takes files and has room, before any training."""
+    from evaluation.files import check_output_folder
+
+    n_checkpoints = len(specs) * len(config.splits) * config.runs
+    check_output_folder(config.weights_dir, output_space(model, config, n_checkpoints),
+                        f"{n_checkpoints} checkpoint(s) and the progress files")
+    for spec in specs:
+        check_output_folder(Path(config.weights_dir) / spec.name)
+    check_output_folder(config.results_dir, 1 << 20, "the logs")
+
+
+def check_progress_files(config: Config, specs) -> None:
+    """Refuse, before any training, a progress file that would run code (``training.checkpoints.UnsafeFile``).
+
+    Damaged files and files of other options are left to the split itself, which says what it does.
+    """
+    from training.checkpoints import DamagedProgress, progress_path, read_progress_file
+
+    for run in range(config.runs):
+        run_config = run_directories(config, run)
+        for spec in specs:
+            for split in config.splits:
+                path = progress_path(run_config.weights_dir, spec.name, split)
+                if path.is_file():
+                    try:
+                        read_progress_file(path)
+                    except DamagedProgress:
+                        pass
+
+
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
 
+    from training.signals import Terminated, stop_status, terminate_as_exception
+
+    try:
+        with terminate_as_exception():
+            return _main(config, args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        message = str(stop) or "interrupted; the finished splits are kept (`--resume` skips them)"
+        print(message, file=sys.stderr)
+        return stop_status(stop)
+
+
+def _main(config: Config, args) -> int:
     import dataset as eccv16
     from model import PretrainedWeightsUnavailable, build_model, describe_parameters
-    from evaluation.files import write_json_atomically
+    from evaluation.files import describe_write_error, write_json_atomically
     from training import load_bundle, resolve_device
-    from training.distributed import World
+    from training.distributed import PeerTimeout, World
     from training.lock import FolderInUse, RunLock
     from training.sources import dataset_sources
 
-    world = World.from_environment(config.device)
+    world = World.from_environment(config.device, timeout_seconds=config.collective_timeout)
     specs = []
     try:
         if world.distributed and config.jobs > 1:
@@ -199,6 +253,10 @@ def main(argv=None) -> int:
                                  f"not split {missing[0]}")
         device = resolve_device(world.device_name(config.device))
         model = build_model(config, pretrained=False)
+        if world.is_main:
+            check_outputs(model, config, specs)
+        if args.resume:
+            check_progress_files(config, specs)
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, eccv16.DatasetError) and not args.demo and not error.path.exists():
@@ -212,8 +270,8 @@ def main(argv=None) -> int:
     try:
         if lock is not None:
             lock.__enter__()
-    except FolderInUse as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (FolderInUse, OSError) as error:
+        print(f"error: {error if isinstance(error, FolderInUse) else describe_write_error(error)}", file=sys.stderr)
         world.close()
         return 2
     try:
@@ -235,8 +293,11 @@ def main(argv=None) -> int:
                 per_run.append(print_summary(results, protocols))
                 write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
                                       {"config": run_config.to_dict(), "splits": results, "final": per_run[-1]})
-    except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError) as error:
+    except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError, PeerTimeout) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {describe_write_error(error)}", file=sys.stderr)
         return 2
     finally:
         if lock is not None:

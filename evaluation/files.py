@@ -97,3 +97,51 @@ def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str
         for _, temporary in staged:
             Path(temporary).unlink(missing_ok=True)
         raise
+
+
+class OutputLocationError(ValueError):
+    """A folder a run will write into that cannot take its files; found before any work starts."""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
+
+
+def check_output_folder(folder: Path | str, needed_bytes: int = 0, what: str = "") -> Path:
+    """Create ``folder`` if needed and check that a file can be written there and that ``needed_bytes`` fit.
+
+    Raises :class:`OutputLocationError` with one line naming the folder and the cause (not a folder,
+    read-only, no permission, not enough free space). ``what`` says what the space is for.
+    """
+    import errno
+    import shutil
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputLocationError(f"{folder}: exists and is not a folder") from None
+    except OSError as error:
+        reason = "a part of the path is a file" if error.errno == errno.ENOTDIR else error.strerror
+        raise OutputLocationError(f"{folder}: cannot be created ({reason})") from None
+    if not folder.is_dir():
+        raise OutputLocationError(f"{folder}: exists and is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise OutputLocationError(f"{folder}: cannot be written ({error.strerror})") from None
+    free = shutil.disk_usage(folder).free
+    if needed_bytes and free < needed_bytes:
+        purpose = f" for {what}" if what else ""
+        raise OutputLocationError(f"{folder}: {_megabytes(free)} free, about {_megabytes(needed_bytes)} needed"
+                                  f"{purpose}; free some space or choose another folder")
+    return folder
+
+
+def describe_write_error(error: OSError) -> str:
+    """One line for a failed write: the file it was for and the system's reason (e.g. 'No space left on device')."""
+    target = error.filename if error.filename is not None else "a file"
+    reason = error.strerror or type(error).__name__
+    return f"{target}: cannot be written ({reason})"

@@ -1,19 +1,27 @@
 """Checkpoints as the original writes them (a plain state dict), with a JSON record beside each.
 
 Files are written whole or not at all (``evaluation.files``), so an interrupted run never leaves a
-half-written checkpoint and never damages the previous good one.
-The JSON record is written last: a split counts as finished only when both files are complete.
+half-written checkpoint and never damages the previous good one. A checkpoint and its record are
+replaced together; the record, renamed last, holds the checkpoint's sha256, so a split counts as
+finished only when the record describes the very weights beside it.
+
+Nothing here unpickles arbitrary objects: checkpoints and progress files are read with
+``torch.load(weights_only=True)`` (tensors and plain containers only), records and the lock file
+are JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from evaluation.files import write_atomically, write_json_atomically
+from evaluation.files import replace_together, write_atomically
 
 #: Config fields that change what training produces; a finished split is reused only when they match.
 TRAINING_FIELDS = ("seed", "epochs", "batch_size", "videos_per_step", "learning_rate", "weight_decay", "pretrained",
@@ -33,8 +41,16 @@ def progress_path(weights_dir: str | Path, dataset: str, split: int) -> Path:
 
 def save_progress(path: Path, config, state: dict[str, Any]) -> None:
     """Everything needed to continue a split after an epoch, written whole or not at all (kill-safe, no fsync)."""
-    payload = {**state, "fingerprint": training_fingerprint(config)}
-    write_atomically(path, lambda file: torch.save(payload, file), durable=False)
+    payload = _serialised({**state, "fingerprint": training_fingerprint(config)})
+    write_atomically(path, lambda file: file.write(payload), durable=False)
+
+
+def _serialised(obj) -> bytes:
+    """``torch.save`` into memory first: a failing disk then raises a plain OSError naming the file,
+    not the archive writer's chained RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 class ProgressWriter:
@@ -75,33 +91,116 @@ class ProgressWriter:
             raise error
 
 
-def load_progress(path: Path, config) -> dict[str, Any] | None:
-    """The saved state of an unfinished split, or None when it was trained with other options (or is unreadable)."""
+class UnsafeFile(ValueError):
+    """A file that holds objects this project never writes there: it is refused, not loaded."""
+
+
+class ProgressWarning(UserWarning):
+    """A progress file that cannot be continued; the split starts over."""
+
+
+class DamagedProgress(ValueError):
+    """A progress file that cannot be read (a write cut short by a power cut, a damaged copy)."""
+
+
+def read_progress_file(path: Path) -> dict[str, Any]:
+    """A progress file's content, loaded with ``weights_only=True`` (tensors and plain containers only).
+
+    Raises :class:`UnsafeFile` for a file holding anything else (a pickle that would run code) or
+    lacking a progress file's fields, and :class:`DamagedProgress` for one that cannot be read.
+    """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        if _refused_as_unsafe(error):
+            raise UnsafeFile(f"{path}: refused: it holds objects a progress file never holds "
+                             f"({_first_line(error)[:160]}); it was not loaded. Delete it to train the split "
+                             f"from the start") from None
+        raise DamagedProgress(f"{path}: damaged progress file ({_first_line(error)[:100]})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), dict) or not _is_progress_state(state):
+        raise UnsafeFile(f"{path}: refused: not a progress file of this project (a {type(state).__name__} without "
+                         f"the fields a progress file holds). Delete it to train the split from the start")
+    return state
+
+
+def load_progress(path: Path, config) -> dict[str, Any] | None:
+    """The saved state of an unfinished split, or None when the split must start over.
+
+    A file that would run code, or is not a progress file, raises :class:`UnsafeFile`. A damaged file
+    is moved aside to ``NAME.damaged`` and one warning says so; a file of a run with other options is
+    left for the new run to replace, with one warning naming the options that differ.
+    """
+    try:
+        state = read_progress_file(path)
+    except DamagedProgress as damaged:
+        aside = path.with_name(path.name + ".damaged")
+        path.replace(aside)
+        warnings.warn(f"{damaged}, moved to {aside.name}; the split starts from epoch 1", ProgressWarning,
+                      stacklevel=2)
         return None
-    if not isinstance(state, dict) or state.get("fingerprint") != training_fingerprint(config):
+    expected, fingerprint = training_fingerprint(config), state["fingerprint"]
+    if fingerprint != expected:
+        differing = sorted(k for k in set(expected) | set(fingerprint) if expected.get(k) != fingerprint.get(k))
+        warnings.warn(f"{path}: written by a run with other options ({', '.join(differing)}); the split starts "
+                      f"from epoch 1 and its progress replaces this file", ProgressWarning, stacklevel=2)
         return None
     return state
 
 
+#: The fields ``training.loop`` writes into a progress file, and their types.
+PROGRESS_FIELDS = {"epoch": int, "model": dict, "optimizer": dict, "history": list, "log": list,
+                   "best": (dict, type(None)), "best_state": (dict, type(None)), "rng": dict}
+
+
+def _is_progress_state(state: dict) -> bool:
+    return all(isinstance(state.get(name), kind) for name, kind in PROGRESS_FIELDS.items())
+
+
+def _refused_as_unsafe(error: Exception) -> bool:
+    import pickle
+
+    return isinstance(error, pickle.UnpicklingError) and "weights_only" in str(error)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dict: dict[str, torch.Tensor],
                     record: dict[str, Any]) -> tuple[Path, Path]:
+    """Replace the split's checkpoint and record together; on any failure both previous files stay as they were."""
     weights_path, record_path = checkpoint_paths(weights_dir, dataset, split)
-    record_path.unlink(missing_ok=True)          # the split is unfinished until both files are written
     cpu_state = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
-    write_atomically(weights_path, lambda file: torch.save(cpu_state, file))
-    write_json_atomically(record_path, {**record, "weights": weights_path.name, "complete": True})
+    weights = _serialised(cpu_state)
+    full_record = {**record, "weights": weights_path.name, "weights_sha256": hashlib.sha256(weights).hexdigest(),
+                   "complete": True}
+
+    def write_record(file) -> None:
+        file.write((json.dumps(full_record, indent=2) + "\n").encode())
+
+    replace_together({weights_path: lambda file: file.write(weights), record_path: write_record})
     return weights_path, record_path
 
 
 def read_record(record_path: Path) -> dict[str, Any] | None:
+    """A checkpoint's JSON record, or None when there is none or it cannot be read as a JSON object."""
     try:
-        record = json.loads(record_path.read_text())
-    except (OSError, ValueError):
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def training_fingerprint(config) -> dict[str, Any]:
@@ -115,6 +214,8 @@ def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerp
     record = read_record(record_path)
     if record is None or not record.get("complete") or not weights_path.is_file():
         return False
+    if "weights_sha256" in record and record["weights_sha256"] != _file_sha256(weights_path):
+        return False                     # the record describes other weights (a set replaced halfway)
     return record.get("fingerprint") == fingerprint
 
 
@@ -138,6 +239,10 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
                          f"train.py or the original code") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a state dict of tensors, found a {type(state).__name__}")
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{path}: tensor '{name}' contains NaN or infinite values; the weights are unusable "
+                             f"(a diverged or damaged checkpoint)")
     return state
 
 
@@ -156,16 +261,28 @@ def describe_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.
     return "; ".join(parts) or "no difference in keys or shapes"
 
 
-def config_for_checkpoint(config, record: dict[str, Any] | None):
+class RecordError(ValueError):
+    """A checkpoint record whose options cannot be used; names the record and the field."""
+
+
+def config_for_checkpoint(config, record: dict[str, Any] | None, record_path: Path | str = "record"):
     """The model options a checkpoint was trained with (from its record), keeping this run's other options.
 
     Checkpoints of the original code have no record: their options are this run's (the command line).
     """
     if record is None or "config" not in record:
         return config
-    from config import Config
+    from config import Config, ConfigError
 
-    trained = Config.from_dict({k: v for k, v in record["config"].items() if k in Config.field_names()})
+    saved = record["config"]
+    if not isinstance(saved, dict):
+        raise RecordError(f"{record_path}: field 'config': expected an object of options, found a "
+                          f"{type(saved).__name__}; pass --options-from command-line to ignore the record")
+    try:
+        trained = Config.from_dict({k: v for k, v in saved.items() if k in Config.field_names()})
+    except (ConfigError, TypeError, ValueError) as error:
+        raise RecordError(f"{record_path}: field 'config': {_first_line(error)}; pass --options-from "
+                          f"command-line to ignore the record") from None
     return config.replace(**trained.model_options())
 
 

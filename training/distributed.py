@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+
+class PeerTimeout(RuntimeError):
+    """A collective that did not complete in time; names the ranks that did not answer."""
 
 
 @dataclass
@@ -34,6 +39,8 @@ class World:
     local_rank: int = 0
     backend: str | None = None
     initialised_here: bool = field(default=False, repr=False)
+    timeout_seconds: float = 1800.0
+    monitor: Any = field(default=None, repr=False)      #: a gloo group that finds the ranks that stopped answering
 
     @property
     def is_main(self) -> bool:
@@ -44,8 +51,11 @@ class World:
         return self.size > 1
 
     @classmethod
-    def from_environment(cls, device_name: str = "auto") -> "World":
-        """The world torchrun describes (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``); a world of one otherwise."""
+    def from_environment(cls, device_name: str = "auto", timeout_seconds: float = 600.0) -> "World":
+        """The world torchrun describes (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``); a world of one otherwise.
+
+        ``timeout_seconds``: how long a collective waits for every rank before it fails (PeerTimeout).
+        """
         size = int(os.environ.get("WORLD_SIZE", "1"))
         if size <= 1:
             return cls()
@@ -55,11 +65,12 @@ class World:
         if use_cuda:
             torch.cuda.set_device(local_rank)
         initialised_here = False
+        timeout = datetime.timedelta(seconds=timeout_seconds)
         if not dist.is_initialized():
-            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
+            dist.init_process_group(backend, timeout=timeout)
             initialised_here = True
-        return cls(rank=rank, size=size, local_rank=local_rank, backend=backend,
-                   initialised_here=initialised_here)
+        return cls(rank=rank, size=size, local_rank=local_rank, backend=backend, initialised_here=initialised_here,
+                   timeout_seconds=timeout_seconds, monitor=dist.new_group(backend="gloo", timeout=timeout))
 
     def device_name(self, configured: str) -> str:
         """Each rank on its own GPU (``cuda:LOCAL_RANK``) when CUDA is used; the configured device otherwise."""
@@ -92,7 +103,7 @@ class World:
                 flat[offset: offset + size] = parameter.grad.reshape(-1)
                 flat[total + index] = 1.0
             offset += size
-        dist.all_reduce(flat)
+        self.collective("the gradient sum", dist.all_reduce, flat)
         has_gradient = (flat[total:] > 0).tolist()
         offset = 0
         for index, (parameter, size) in enumerate(zip(parameters, sizes)):
@@ -107,12 +118,39 @@ class World:
         if not self.distributed:
             return list(local)
         gathered: list[list[Any]] = [None] * self.size           # type: ignore[list-item]
-        dist.all_gather_object(gathered, local)
+        self.collective("gathering results", dist.all_gather_object, gathered, local)
         return [item for part in gathered for item in part]
 
     def barrier(self) -> None:
         if self.distributed:
-            dist.barrier()
+            self.collective("a barrier", dist.barrier)
+
+    def collective(self, what: str, operation, *args):
+        """Run a collective; when it fails (a rank stopped or died), raise PeerTimeout naming the silent ranks."""
+        try:
+            return operation(*args)
+        except (RuntimeError, dist.DistError) as error:
+            silent = self.silent_ranks()
+            who = f"rank(s) {', '.join(map(str, silent))}" if silent else "another rank"
+            raise PeerTimeout(f"rank {self.rank}: {what} failed: no answer from {who} within "
+                              f"{self.timeout_seconds:g} s (stopped, killed or far slower); the finished epochs "
+                              f"are kept for --resume; --collective-timeout sets the wait") from None
+
+    def silent_ranks(self) -> list[int]:
+        """The ranks that do not reach a monitored barrier on the gloo side group (empty when unknown)."""
+        if self.monitor is None:
+            return []
+        wait = datetime.timedelta(seconds=max(1.0, min(30.0, self.timeout_seconds)))
+        try:
+            dist.monitored_barrier(group=self.monitor, timeout=wait, wait_all_ranks=True)
+        except RuntimeError as error:
+            text = str(error)
+            found = re.search(r"[Rr]anks? ([\d, ]+) failed to pass", text)
+            if found:
+                return sorted({int(rank) for rank in re.findall(r"\d+", found.group(1))})
+            if self.rank != 0:
+                return [0]
+        return []
 
 
 class BatchNormReplay:
@@ -166,7 +204,7 @@ class BatchNormReplay:
             local[slot, 0] = position
             local[slot, 1:] = torch.cat([torch.cat((m, v)) for m, v in stats])
         parts = [torch.empty_like(local) for _ in range(self.world.size)]
-        dist.all_gather(parts, local)
+        self.world.collective("the BatchNorm statistics", dist.all_gather, parts, local)
         rows = torch.cat(parts)
         rows = rows[rows[:, 0] >= 0]
         rows = rows[torch.argsort(rows[:, 0])]

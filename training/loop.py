@@ -14,7 +14,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,6 +35,15 @@ from .data import DatasetBundle
 from .distributed import BatchNormReplay, World
 from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
 from .selection import EpochMetrics, selection_rule
+from .signals import Terminated
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C or SIGTERM; says which epochs are kept and how to continue."""
+
+    def __init__(self, message: str, terminated: bool):
+        super().__init__(message)
+        self.terminated = terminated
 
 
 @dataclass
@@ -216,10 +227,18 @@ def evaluate_videos(model, source: VideoSource, bundle: DatasetBundle, config: C
     model.eval()
     mine = world.shard(len(source))
     source.announce(mine)
-    local = [(i, evaluate_record(bundle, source.records[i], predict(model, source[i][0], config, device)))
+    local = [(i, evaluate_record(bundle, source.records[i], _finite(predict(model, source[i][0], config, device),
+                                                                   bundle, source.records[i])))
              for i in mine]
     gathered = sorted(world.gather_objects(local), key=lambda item: item[0])
     return [VideoResult(source.records[i].key, metrics) for i, metrics in gathered]
+
+
+def _finite(scores: np.ndarray, bundle: DatasetBundle, record: eccv16.VideoRecord) -> np.ndarray:
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"{bundle.name}: video '{record.key}': the model's scores contain NaN or infinite values "
+                         f"(the weights diverged or are damaged)")
+    return scores
 
 
 def place_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -307,7 +326,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     outcome = SplitOutcome(dataset=bundle.name, split=split, best=None, best_state=None)
     first_epoch = 1
     if resume and progress_path is not None and progress_path.is_file():
-        saved = load_progress(progress_path, config)
+        saved = _read_progress(progress_path, config, world)
         if saved is not None:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -317,50 +336,69 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             outcome.best_state = saved["best_state"]
             set_rng_state(saved["rng"], device)
             first_epoch = outcome.resumed_from = saved["epoch"] + 1
+            if world.is_main:
+                tqdm.write(f"{bundle.name} {bundle.splits[split - 1].label}: continuing at epoch {first_epoch} of "
+                           f"{config.epochs} from {progress_path}")
 
     writer = ProgressWriter(progress_path if world.is_main else None)
     epochs = tqdm(range(first_epoch, config.epochs + 1), desc=f"{bundle.name} split {split}", unit="epoch",
                   disable=not progress or not world.is_main, position=position, leave=False, dynamic_ncols=True,
                   initial=first_epoch - 1, total=config.epochs)
-    for epoch in epochs:
-        epoch_started = time.perf_counter()
-        model.train()
-        order = epoch_order(len(train_source))
-        train_source.announce([order[start + slot] for start in range(0, len(order), group_size)
-                               for slot in world.shard(min(group_size, len(order) - start))])
-        loss_total = torch.zeros((), device=device)
-        for start in range(0, len(order), group_size):
-            group = range(start, min(start + group_size, len(order)))
-            optimizer.zero_grad()
-            loss_total += group_gradients(model, train_source, order, group, config=config, epoch=epoch,
-                                          device=device, world=world, replay=replay, per_video_rng=per_video_rng)
-            optimizer.step()
-        _after_evaluation_draw()
+    saved_epoch = pending_epoch = first_epoch - 1 if outcome.resumed_from else 0   # epochs in the progress file
+    try:
+        for epoch in epochs:
+            epoch_started = time.perf_counter()
+            model.train()
+            order = epoch_order(len(train_source))
+            train_source.announce([order[start + slot] for start in range(0, len(order), group_size)
+                                   for slot in world.shard(min(group_size, len(order) - start))])
+            loss_total = torch.zeros((), device=device)
+            for start in range(0, len(order), group_size):
+                group = range(start, min(start + group_size, len(order)))
+                optimizer.zero_grad()
+                loss_total += group_gradients(model, train_source, order, group, config=config, epoch=epoch,
+                                              device=device, world=world, replay=replay, per_video_rng=per_video_rng)
+                optimizer.step()
+            _after_evaluation_draw()
 
-        results = evaluate_videos(model, selection_source, bundle, config, device, world)
-        loss_sum = float(sum(world.gather_objects([float(loss_total)])))
-        metrics = EpochMetrics.from_means(epoch, loss_sum / len(order), protocol.means([r.metrics for r in results]))
-        outcome.history.append(metrics)
-        selected = select(outcome.best, metrics)
-        if selected:
-            outcome.best = metrics
-            outcome.best_state = _cpu_copy(model)
-        epochs.set_postfix(loss=f"{metrics.loss:.4f}", tau=f"{metrics.kendall:.3f}", rho=f"{metrics.spearman:.3f}",
-                           F1=f"{metrics.f1:.1f}", best=outcome.best.epoch if outcome.best else "-")
-        outcome.log.append({**metrics.as_dict(), "selected": selected,
-                            "seconds": round(time.perf_counter() - epoch_started, 3),
-                            "order": [train_keys[i] for i in order]})
-        if world.is_main:
-            _write_log(log_path, outcome.log)
-            if progress_path is not None and epoch < config.epochs and config.progress_every \
-                    and epoch % config.progress_every == 0:
-                writer.submit(config, {
-                    "epoch": epoch, "model": _cpu_copy(model), "optimizer": _cpu_tree(optimizer.state_dict()),
-                    "history": [m.as_dict() for m in outcome.history], "log": list(outcome.log),
-                    "best": outcome.best.as_dict() if outcome.best else None, "best_state": outcome.best_state,
-                    "rng": rng_state(device), "world_size": world.size})
-        if stop_after is not None and epoch >= stop_after:
-            break
+            results = evaluate_videos(model, selection_source, bundle, config, device, world)
+            loss_sum = float(sum(world.gather_objects([float(loss_total)])))
+            metrics = EpochMetrics.from_means(epoch, loss_sum / len(order), protocol.means([r.metrics for r in results]))
+            outcome.history.append(metrics)
+            selected = select(outcome.best, metrics)
+            if selected:
+                outcome.best = metrics
+                outcome.best_state = _cpu_copy(model)
+            epochs.set_postfix(loss=f"{metrics.loss:.4f}", tau=f"{metrics.kendall:.3f}", rho=f"{metrics.spearman:.3f}",
+                               F1=f"{metrics.f1:.1f}", best=outcome.best.epoch if outcome.best else "-")
+            outcome.log.append({**metrics.as_dict(), "selected": selected,
+                                "seconds": round(time.perf_counter() - epoch_started, 3),
+                                "order": [train_keys[i] for i in order]})
+            if world.is_main:
+                _write_log(log_path, outcome.log)
+                if progress_path is not None and epoch < config.epochs and config.progress_every \
+                        and epoch % config.progress_every == 0:
+                    saved_epoch = pending_epoch              # submit() first waits for the previous write
+                    writer.submit(config, {
+                        "epoch": epoch, "model": _cpu_copy(model), "optimizer": _cpu_tree(optimizer.state_dict()),
+                        "history": [m.as_dict() for m in outcome.history], "log": list(outcome.log),
+                        "best": outcome.best.as_dict() if outcome.best else None, "best_state": outcome.best_state,
+                        "rng": rng_state(device), "world_size": world.size})
+                    pending_epoch = epoch
+            if stop_after is not None and epoch >= stop_after:
+                break
+    except (KeyboardInterrupt, Terminated) as stop:
+        epochs.close()
+        for source in (train_source, selection_source):
+            source.close()
+        try:
+            writer.wait()
+            saved_epoch = pending_epoch
+        except OSError:
+            pass
+        finished = outcome.history[-1].epoch if outcome.history else 0
+        raise _interruption(stop, f"{bundle.name} {bundle.splits[split - 1].label}", finished, saved_epoch,
+                            progress_path) from None
     writer.wait()
     replay.close()
     train_source.close()
@@ -375,6 +413,31 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         outcome.test = protocol.means([r.metrics for r in results])
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _read_progress(path: Path, config: Config, world: World) -> dict[str, Any] | None:
+    """``load_progress``, its warning (a damaged file, other options) printed as one line by rank 0."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = load_progress(path, config)
+    if world.is_main:
+        for warning in caught:
+            tqdm.write(f"warning: {warning.message}", file=sys.stderr)
+    return saved
+
+
+def _interruption(stop: BaseException, where: str, finished: int, saved: int,
+                  progress_path: Path | None) -> TrainingInterrupted:
+    """The one line a stopped run prints: where it stopped, what is kept, how to continue."""
+    cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+    if saved:
+        kept = f"epochs 1-{saved} are saved in {progress_path}; `--resume` continues at epoch {saved + 1}"
+    elif progress_path is not None and finished:
+        kept = "no progress file was written (--progress-every); the split starts over"
+    else:
+        kept = "the split starts over"
+    when = f"after epoch {finished}" if finished else "during epoch 1"
+    return TrainingInterrupted(f"{cause} {when} of {where}; {kept}", isinstance(stop, Terminated))
 
 
 def score_records(config: Config, bundle: DatasetBundle, records: list[eccv16.VideoRecord],

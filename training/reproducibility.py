@@ -43,8 +43,16 @@ def set_deterministic(enabled: bool) -> None:
 
 
 def rng_state(device: torch.device) -> dict:
-    """Every generator a training run draws from: torch's CPU one (and the device's CUDA one), numpy's, Python's."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every generator a training run draws from: torch's CPU one (and the device's CUDA one), numpy's, Python's.
+
+    Held in tensors and plain Python values only, so that a progress file loads with ``weights_only=True``.
+    """
+    name, key, position, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = {"bit_generator": str(name), "key": torch.from_numpy(key.astype(np.int64)),
+                   "pos": int(position), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)}
+    version, internal, gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(), "numpy": numpy_state,
+             "python": {"version": version, "state": list(internal), "gauss": gauss}}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
@@ -52,8 +60,11 @@ def rng_state(device: torch.device) -> dict:
 
 def set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    numpy_state = state["numpy"]
+    np.random.set_state((numpy_state["bit_generator"], numpy_state["key"].numpy().astype(np.uint32),
+                         numpy_state["pos"], numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
+    python_state = state["python"]
+    random.setstate((python_state["version"], tuple(python_state["state"]), python_state["gauss"]))
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
 
