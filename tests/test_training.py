@@ -299,8 +299,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_weights(finished_run, t
 
     monkeypatch.setattr(training.checkpoints.torch, "save", interrupted_save)
     argv = finished_run.argv(weights, results) + ["--datasets", "SumMe", "--epochs", "1"]
-    with pytest.raises(KeyboardInterrupt):
-        train.main(argv)
+    assert train.main(argv) == 130                   # Ctrl-C: one line, exit 130
     monkeypatch.undo()
 
     assert weights_path.read_bytes() == old_weights
@@ -313,24 +312,25 @@ def test_interrupted_checkpoint_write_keeps_the_previous_weights(finished_run, t
         torch.load(weights_path, map_location="cpu", weights_only=True), strict=True)
 
 
-def test_interrupted_record_write_leaves_the_split_unfinished(tmp_path, monkeypatch):
+def test_interrupted_record_write_leaves_the_previous_checkpoint_and_record(tmp_path, monkeypatch):
     fingerprint = {"seed": 1}
     save_checkpoint(tmp_path, "TVSum", 2, {"w": torch.zeros(3)}, {"fingerprint": fingerprint})
+    weights_path, record_path = checkpoint_paths(tmp_path, "TVSum", 2)
+    before = weights_path.read_bytes(), record_path.read_bytes()
     assert split_is_finished(tmp_path, "TVSum", 2, fingerprint)
 
-    def interrupted_dump(data, file, **kwargs):
-        file.write('{"fingerprint": ')
+    def interrupted_dumps(data, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(training.checkpoints.json, "dump", interrupted_dump)
+    monkeypatch.setattr(training.checkpoints.json, "dumps", interrupted_dumps)
     with pytest.raises(RuntimeError, match="disk full"):
         save_checkpoint(tmp_path, "TVSum", 2, {"w": torch.ones(3)}, {"fingerprint": fingerprint})
     monkeypatch.undo()
 
-    weights_path, record_path = checkpoint_paths(tmp_path, "TVSum", 2)
-    assert not split_is_finished(tmp_path, "TVSum", 2, fingerprint)
-    assert sorted(path.name for path in weights_path.parent.iterdir()) == ["split2.pt"]
-    assert torch.equal(torch.load(weights_path, weights_only=True)["w"], torch.ones(3))
+    assert (weights_path.read_bytes(), record_path.read_bytes()) == before
+    assert split_is_finished(tmp_path, "TVSum", 2, fingerprint)
+    assert sorted(path.name for path in weights_path.parent.iterdir()) == ["split2.json", "split2.pt"]
+    assert torch.equal(torch.load(weights_path, weights_only=True)["w"], torch.zeros(3))
 
 
 # ---------------------------------------------------------------------------------------------
