@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -224,8 +225,8 @@ def main(argv=None) -> int:
         with terminate_as_exception():
             return _main(config, args)
     except (KeyboardInterrupt, Terminated) as stop:
-        message = str(stop) or "interrupted; the finished splits are kept (`--resume` skips them)"
-        print(message, file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":          # with torchrun, rank 0 speaks for the run
+            print(str(stop) or "interrupted; the finished splits are kept (`--resume` skips them)", file=sys.stderr)
         return stop_status(stop)
 
 
