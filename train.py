@@ -124,7 +124,7 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
     else:
         threads = max(1, (os.cpu_count() or 1) // config.jobs)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(processes=min(config.jobs, len(tasks))) as pool:
+        with context.Pool(processes=min(config.jobs, len(tasks)), initializer=_leave_interrupts_to_the_parent) as pool:
             pending = [pool.apply_async(_train_and_save, (config, spec, split, _worker_device(config, i, torch),
                                                           False, 0, threads, None, resume))
                        for i, (spec, split) in enumerate(tasks)]
@@ -135,6 +135,13 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
                 bar.write(_split_line(name, split, metrics, seconds))
     bar.close()
     return results
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """Ctrl-C reaches every process of the terminal; the parent alone answers it (and ends the workers)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_device(config: Config, index: int, torch) -> str:
@@ -226,7 +233,8 @@ def main(argv=None) -> int:
             return _main(config, args)
     except (KeyboardInterrupt, Terminated) as stop:
         if os.environ.get("RANK", "0") == "0":          # with torchrun, rank 0 speaks for the run
-            print(str(stop) or "interrupted; the finished splits are kept (`--resume` skips them)", file=sys.stderr)
+            print(str(stop) or "interrupted; finished splits are kept, and `--resume` continues the others from their "
+                                "progress files", file=sys.stderr)
         return stop_status(stop)
 
 

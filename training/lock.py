@@ -70,5 +70,5 @@ def _describe(text: str) -> str:
     try:
         info = json.loads(text)
         return f"pid {info['pid']} on {info['host']}, started {info['started']}: {info['command']}"
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return "a process that is still running"
