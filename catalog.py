@@ -14,11 +14,11 @@ the files is ``dataset.py``'s job; this module only says where they are and how 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset import SCHEMAS, DOWNLOAD_HINT, DatasetError, canonical_dataset_name, default_h5_path, splits_path
+from dataset import (SCHEMAS, DOWNLOAD_HINT, DatasetError, canonical_dataset_name, default_h5_path, load_json_strictly,
+                     RepeatedField, splits_path)
 
 #: Training settings of SumMe and TVSum: CSTA's splits, or DSNet's split files (its names).
 SETTINGS = {
@@ -85,41 +85,107 @@ def builtin(name: str, *, data_dir: str | Path, splits_dir: str | Path, setting:
 
 DESCRIPTION_FIELDS = {"name", "h5", "splits", "protocol", "schema", "annotations"}
 
+#: Longest dataset name in UTF-8 bytes: it becomes a folder (weights/NAME) and part of file names
+#: (results/NAME_split10.jsonl, their temporary names), and a name is at most 255 bytes on common file systems.
+NAME_LIMIT = 200
+#: Longest part of a path between slashes, in UTF-8 bytes (NAME_MAX on Linux and macOS).
+PATH_PART_LIMIT = 255
+
 
 def from_description(path: str | Path) -> DatasetSpec:
     """A dataset described by a JSON file (paths relative to it); errors name the file and the field."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(path, "dataset description not found") from None
-    except (OSError, ValueError) as error:
-        raise DatasetError(path, f"cannot be read as a JSON dataset description ({error})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(path, "expected a JSON object with name, h5, splits and protocol")
+    data = _read_description(path)
     unknown = sorted(set(data) - DESCRIPTION_FIELDS)
     if unknown:
         raise DatasetError(path, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(DESCRIPTION_FIELDS))}",
                            field=unknown[0])
     for field in ("name", "h5", "splits", "protocol"):
-        if not isinstance(data.get(field), str) or not data[field].strip():
-            raise DatasetError(path, "missing or not a string", field=field)
+        _text_field(path, data, field)
     from evaluation.protocols import get_protocol      # scipy: loaded when a description is read, not for --help
 
     try:
         protocol = get_protocol(data["protocol"]).name
     except ValueError as error:
         raise DatasetError(path, str(error), field="protocol") from None
-    schema = data.get("schema", "mrhisum" if protocol == "MrHiSum" else "eccv16")
+    schema = _text_field(path, data, "schema") if "schema" in data else (
+        "mrhisum" if protocol == "MrHiSum" else "eccv16")
     if schema not in SCHEMAS:
         raise DatasetError(path, f"{schema!r} is not one of {', '.join(SCHEMAS)}", field="schema")
-    name = data["name"].strip()
-    if "/" in name or name.startswith("."):
-        raise DatasetError(path, f"{name!r} must be a plain folder name", field="name")
-    base = path.resolve().parent
-    annotations = base / data["annotations"] if data.get("annotations") else None
-    return DatasetSpec(name, protocol, base / data["h5"], base / data["splits"], schema=schema,
+    if protocol == "MrHiSum" and schema != "mrhisum":
+        raise DatasetError(path, f"{schema!r} cannot be scored with the MrHiSum protocol, which scores one "
+                                 f"step per second: use \"schema\": \"mrhisum\"", field="schema")
+    name = _folder_name(path, data["name"].strip())
+    files = {field: _path_field(path, data, field) for field in ("h5", "splits")}
+    annotations = None
+    if "annotations" in data:
+        if protocol != "TVSum":
+            raise DatasetError(path, f"only the TVSum protocol reads annotations (this dataset is scored with "
+                                     f"{protocol}'s)", field="annotations")
+        annotations = _path_field(path, data, "annotations")
+    return DatasetSpec(name, protocol, files["h5"], files["splits"], schema=schema,
                        annotations_path=annotations, hint=f"(described by {path})")
+
+
+def _read_description(path: Path) -> dict:
+    try:
+        data = load_json_strictly(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(path, "dataset description not found") from None
+    except RecursionError:
+        raise DatasetError(path, "cannot be read as a JSON dataset description (nested too deeply)") from None
+    except RepeatedField as repeated:
+        raise DatasetError(path, "appears twice (JSON would keep the last silently)", field=repeated.field) from None
+    except (OSError, ValueError) as error:              # JSON syntax, a field named twice, the int digit limit
+        raise DatasetError(path, f"cannot be read as a JSON dataset description ({error})") from None
+    if not isinstance(data, dict):
+        raise DatasetError(path, "expected a JSON object with name, h5, splits and protocol")
+    return data
+
+
+def _text_field(path: Path, data: dict, field: str) -> str:
+    if field not in data:
+        raise DatasetError(path, "missing", field=field)
+    value = data[field]
+    if not isinstance(value, str) or not value.strip():
+        raise DatasetError(path, f"expected a non-empty string, got {_kind(value)}", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatasetError(path, f"{value!r} is not valid Unicode text (a lone surrogate)", field=field) from None
+    if not value.isprintable():
+        raise DatasetError(path, f"{value!r} contains control characters", field=field)
+    return value
+
+
+def _kind(value) -> str:
+    """What a JSON value is, in JSON's words."""
+    if isinstance(value, str):
+        return "an empty string"
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
+             dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _folder_name(path: Path, name: str) -> str:
+    """The dataset's name as it will name folders and files: one plain, not too long, path part."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise DatasetError(path, f"{name!r} must be a plain folder name", field="name")
+    size = len(name.encode("utf-8"))
+    if size > NAME_LIMIT:
+        raise DatasetError(path, f"{size} bytes long (it names folders and files): at most {NAME_LIMIT}",
+                           field="name")
+    return name
+
+
+def _path_field(path: Path, data: dict, field: str) -> Path:
+    """A file named by the description, relative to it; a part too long for any file system is refused here."""
+    value = _text_field(path, data, field)
+    longest = max(Path(value).parts, key=lambda part: len(part.encode("utf-8")), default="")
+    if len(longest.encode("utf-8")) > PATH_PART_LIMIT:
+        raise DatasetError(path, f"a part of the path is {len(longest.encode('utf-8'))} bytes long: at most "
+                                 f"{PATH_PART_LIMIT}", field=field)
+    return path.resolve().parent / value
 
 
 def resolve(entry: str, *, data_dir, splits_dir, setting: str = "canonical",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
@@ -52,7 +53,12 @@ class DatasetError(ValueError):
             where.append(f"video '{video}'")
         if field is not None:
             where.append(f"field '{field}'")
-        super().__init__(": ".join(where) + ": " + problem)
+        super().__init__(one_line(": ".join(where) + ": " + problem))
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in an h5 key or a split file's key, say) escaped: a message stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class _ShapeOnly:
@@ -199,14 +205,19 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
 
 
 def _check_is_hdf5(path: Path) -> None:
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+        is_hdf5 = is_file and h5py.is_hdf5(path)
+    except (OSError, ValueError) as error:           # a name too long, a NUL byte
+        raise DatasetError(path, f"cannot be opened ({error})") from None
+    if not exists:
         problem = "file not found"
         if _is_standard_file_name(path):
             problem += ". " + DOWNLOAD_HINT.format(data_dir=path.parent)
         raise DatasetError(path, problem)
-    if not path.is_file():
+    if not is_file:
         raise DatasetError(path, "is not a file")
-    if not h5py.is_hdf5(path):
+    if not is_hdf5:
         raise DatasetError(path, "is not an HDF5 file")
 
 
@@ -225,8 +236,12 @@ def _read_eccv16_video(reader: "_FieldReader", feature_dim: Optional[int], requi
     features = reader.features(n_steps, feature_dim, load_features) if has_features else None
     gtscore = reader.step_vector("gtscore", n_steps, required=require_gtscore)
     gtsummary = reader.step_vector("gtsummary", n_steps, required=False)
+    if gtscore is not None:
+        reader.unit_interval("gtscore", gtscore)
+    if gtsummary is not None:
+        reader.zero_one("gtsummary", gtsummary)
     change_points = reader.change_points(n_frames)
-    return VideoRecord(
+    record = VideoRecord(
         key=reader.key,
         video_name=reader.video_name(),
         features=features,
@@ -239,6 +254,8 @@ def _read_eccv16_video(reader: "_FieldReader", feature_dim: Optional[int], requi
         user_summary=reader.user_summary(n_frames),
         path=reader.path,
     )
+    reader.n_steps(n_steps)
+    return record
 
 
 def _read_mrhisum_video(reader: "_FieldReader", feature_dim: Optional[int], require_features: bool,
@@ -253,11 +270,9 @@ def _read_mrhisum_video(reader: "_FieldReader", feature_dim: Optional[int], requ
         raise reader.error("features", f"wrong shape {shape}: expected 2-D (n, D) with n >= 1")
     n_steps = int(shape[0])
     features = reader.features(n_steps, feature_dim, load_features)
-    gtscore = reader.step_vector("gtscore", n_steps, required=True)
+    gtscore = reader.unit_interval("gtscore", reader.step_vector("gtscore", n_steps, required=True))
     change_points = reader.exclusive_change_points(n_steps)
-    gt_summary = reader.step_vector("gt_summary", n_steps, required=True)
-    if not np.all((gt_summary == 0) | (gt_summary == 1)):
-        raise reader.error("gt_summary", "expected 0/1 values")
+    gt_summary = reader.zero_one("gt_summary", reader.step_vector("gt_summary", n_steps, required=True))
     return VideoRecord(
         key=reader.key,
         video_name=reader.video_name(),
@@ -286,6 +301,21 @@ def read_features(record: "VideoRecord") -> np.ndarray:
         return reader.features(record.n_steps, None, True)
 
 
+def _float32(values: np.ndarray) -> np.ndarray:
+    """float32 as the model and the protocol compute; values beyond its range become infinite (and are refused)."""
+    with np.errstate(over="ignore"):
+        return values.astype(np.float32, copy=False)
+
+
+def _encodable(text: str) -> bool:
+    """False for text with lone surrogates (from a JSON escape like \\ud800), which no file or h5 key can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _preview(keys: Sequence[str], limit: int = 6) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (", ..." if len(keys) > limit else "")
@@ -301,6 +331,9 @@ class _FieldReader:
 
     @classmethod
     def open(cls, h5: h5py.File, key: str, path: Path) -> "_FieldReader":
+        if not isinstance(key, str) or not _encodable(key):
+            raise DatasetError(path, "not a valid video key (expected text that UTF-8 can encode)",
+                               video=str(key))
         if key not in h5:
             raise DatasetError(path, "missing video key (the file has "
                                f"{len(h5.keys())} videos: {_preview(_natural_sorted(h5.keys()))})",
@@ -318,6 +351,8 @@ class _FieldReader:
             raise self.error(field, "is not a dataset")
         if node.dtype.kind not in "biuf":
             raise self.error(field, f"wrong dtype {node.dtype}: expected a numeric array")
+        if node.shape is None:
+            raise self.error(field, "has no data (an empty dataspace)")
         return node
 
     def dataset_shape(self, field: str) -> tuple:
@@ -336,11 +371,17 @@ class _FieldReader:
         return values
 
     def integers(self, field: str, values: np.ndarray) -> np.ndarray:
-        """Integer arrays, also when a file stores them as whole floats."""
-        if values.dtype.kind == "f":
+        """Integer arrays, also when a file stores them as whole floats; int64 must hold them unchanged."""
+        kind = values.dtype.kind
+        if kind == "b":
+            raise self.error(field, f"wrong dtype {values.dtype}: expected whole numbers")
+        if kind == "f":
             self.finite(field, values)
             if not np.all(values == np.round(values)):
                 raise self.error(field, f"wrong dtype {values.dtype}: expected whole numbers")
+        largest = np.max(np.abs(values.astype(np.float64))) if values.size and kind in "uf" else 0
+        if largest >= 2.0 ** 63:
+            raise self.error(field, f"value {largest:g} is too large for a frame count or index")
         return values.astype(np.int64)
 
     def shape(self, field: str, values: np.ndarray, expected: tuple, meaning: str) -> None:
@@ -379,19 +420,38 @@ class _FieldReader:
         if feature_dim is not None and features.shape[1] != feature_dim:
             raise self.error("features", f"wrong shape {features.shape}: expected width "
                                          f"{feature_dim} (GoogLeNet pool5)")
+        if features.shape[1] == 0:
+            raise self.error("features", f"wrong shape {features.shape}: expected at least one column")
         if features.shape[0] != n_steps:
             raise self.error("features", f"wrong shape {features.shape}: expected {n_steps} rows, "
                                          f"one per entry of picks")
         if not load:
             return None
-        return self.finite("features", features.astype(np.float32, copy=False))
+        return self.finite("features", _float32(features))
 
     def step_vector(self, field: str, n_steps: int, required: bool) -> Optional[np.ndarray]:
         if not required and field not in self.group:
             return None
         values = self.numeric(field)
         self.shape(field, values, (n_steps,), f"({n_steps},), one value per entry of picks")
-        return self.finite(field, values.astype(np.float32, copy=False))
+        return self.finite(field, _float32(values))
+
+    def unit_interval(self, field: str, values: np.ndarray) -> np.ndarray:
+        """Importance scores in [0, 1], as the datasets normalise them."""
+        outside = (values < 0) | (values > 1)
+        if np.any(outside):
+            at = int(np.argmax(outside))
+            raise self.error(field, f"values must lie in [0, 1], got {values[at]:g} at index {at}")
+        return values
+
+    def zero_one(self, field: str, values: np.ndarray) -> np.ndarray:
+        """A binary summary: every entry 0 or 1."""
+        other = (values != 0) & (values != 1)
+        if np.any(other):
+            at = np.argwhere(other)[0]
+            where = ", ".join(map(str, at.tolist()))
+            raise self.error(field, f"expected 0/1 values, got {values[tuple(at)]:g} at index [{where}]")
+        return values
 
     def change_points(self, n_frames: int) -> np.ndarray:
         change_points = self.integers("change_points", self.numeric("change_points"))
@@ -405,7 +465,42 @@ class _FieldReader:
             raise self.error("change_points", f"shot {shot} = {change_points[shot].tolist()} out of "
                                               f"range: expected 0 <= first <= last <= "
                                               f"n_frames-1 = {n_frames - 1}")
+        self.tiling(change_points, n_frames)
         return change_points
+
+    def tiling(self, change_points: np.ndarray, n_frames: int) -> None:
+        """Shots in order, each starting on the frame after the previous one ends, from frame 0 to n_frames-1.
+
+        The keyshot budget is 15 % of the last shot's end and frames outside every shot cannot be
+        selected, so shots that are reversed, overlap, leave gaps or stop short change F1, tau and rho
+        without any error; the eccv16 files (KTS shots) and every file written here tile the video.
+        """
+        starts, ends = change_points[:, 0], change_points[:, 1]
+        rows = change_points.tolist()
+
+        def fail(shot: int, problem: str) -> DatasetError:
+            return self.error("change_points", f"shot {shot} = {rows[shot]}: {problem}")
+
+        backwards = np.diff(starts) <= 0
+        if np.any(backwards):
+            shot = int(np.argmax(backwards)) + 1
+            raise fail(shot, f"shots not in increasing order: it starts at or before shot {shot - 1} = "
+                             f"{rows[shot - 1]}")
+        if starts[0] != 0:
+            raise fail(0, "the first shot must start at frame 0")
+        overlap = starts[1:] <= ends[:-1]
+        if np.any(overlap):
+            shot = int(np.argmax(overlap)) + 1
+            raise fail(shot, f"overlaps shot {shot - 1} = {rows[shot - 1]} (expected it to start at frame "
+                             f"{ends[shot - 1] + 1})")
+        gap = starts[1:] > ends[:-1] + 1
+        if np.any(gap):
+            shot = int(np.argmax(gap)) + 1
+            raise fail(shot, f"frames {ends[shot - 1] + 1}..{starts[shot] - 1} after shot {shot - 1} belong to "
+                             f"no shot (expected it to start at frame {ends[shot - 1] + 1})")
+        if ends[-1] != n_frames - 1:
+            raise fail(len(rows) - 1, f"the last shot ends before the last frame, n_frames-1 = {n_frames - 1}: "
+                                      f"frames {ends[-1] + 1}..{n_frames - 1} belong to no shot")
 
     def exclusive_change_points(self, n_steps: int) -> np.ndarray:
         """Mr.HiSum's shots `[start, end)` tiling 0..n, returned with inclusive ends."""
@@ -429,21 +524,43 @@ class _FieldReader:
             return derived
         values = self.integers("n_frame_per_seg", self.numeric("n_frame_per_seg"))
         self.shape("n_frame_per_seg", values, derived.shape, f"({derived.shape[0]},), one per shot")
+        differs = values != derived
+        if np.any(differs):
+            shot = int(np.argmax(differs))
+            raise self.error("n_frame_per_seg", f"entry {shot} is {values[shot]}, but shot {shot} of change_points "
+                                                f"= {change_points[shot].tolist()} has {derived[shot]} frames "
+                                                f"(last - first + 1)")
         return values
+
+    def n_steps(self, n_steps: int) -> None:
+        """The optional `n_steps` must count the entries of `picks` (the features' rows)."""
+        if "n_steps" not in self.group:
+            return
+        stored = self.positive_int_scalar("n_steps")
+        if stored != n_steps:
+            raise self.error("n_steps", f"is {stored}, but picks has {n_steps} entries")
 
     def user_summary(self, n_frames: int) -> np.ndarray:
         summary = self.numeric("user_summary")
         self.shape("user_summary", summary, (None, n_frames), f"(U, n_frames={n_frames})")
         if summary.shape[0] == 0:
             raise self.error("user_summary", "has no users")
-        return self.finite("user_summary", summary.astype(np.float32, copy=False))
+        summary = self.finite("user_summary", _float32(summary))
+        return self.zero_one("user_summary", summary)
 
     def video_name(self) -> str:
         if "video_name" not in self.group:
             return self.key
-        value = self.group["video_name"][()]
+        node = self.group["video_name"]
+        if not isinstance(node, h5py.Dataset):
+            raise self.error("video_name", "is not a dataset")
+        if h5py.check_string_dtype(node.dtype) is None:
+            raise self.error("video_name", f"wrong dtype {node.dtype}: expected a string")
+        if node.shape is None or int(np.prod(node.shape)) != 1:
+            raise self.error("video_name", f"wrong shape {node.shape}: expected one string")
+        value = node[()]
         if isinstance(value, np.ndarray):
-            value = value.reshape(-1)[0] if value.size else b""
+            value = value.reshape(-1)[0]
         if isinstance(value, bytes):
             return value.decode("utf-8", errors="replace")
         return str(value)
@@ -474,45 +591,111 @@ def load_splits(dataset_name: str, splits_dir: Optional[PathLike] = None) -> lis
 SPLIT_FORMATS = {".txt": "csta", ".json": "json", ".yml": "yaml", ".yaml": "yaml"}
 
 
-def read_splits_file(path: PathLike, dataset_name: Optional[str] = None) -> list[Split]:
+def read_splits_file(path: PathLike, dataset_name: Optional[str] = None, *,
+                     require_training: bool = True) -> list[Split]:
     """Read a split file in any of the field's formats (see `SPLIT_FORMATS`).
 
     * CSTA (`.txt`): lines `Dataset/splitK/train_keys/test_keys`, keys comma-separated;
     * PGL-SUM (`.json`) and DSNet (`.yml`): a list of `{"train_keys": [...], "test_keys": [...]}`;
     * Mr.HiSum (`.json`): one object `{"train_keys", "val_keys", "test_keys"}` (a single split).
+
+    require_training: False accepts splits without training videos (scoring reads only the others).
     """
     path = Path(path)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError) as error:           # a name too long, a NUL byte
+        raise DatasetError(path, f"cannot be opened ({error})") from None
+    if not is_file:
         raise DatasetError(path, "split file not found")
     kind = SPLIT_FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DatasetError(path, f"unknown split file type {path.suffix!r}: expected one of "
                                  f"{', '.join(SPLIT_FORMATS)}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(path, f"is not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise DatasetError(path, f"cannot be read ({error.strerror or error})") from None
     if kind == "csta":
         lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if not lines:
             raise DatasetError(path, "split file has no splits")
-        splits = [_parse_split_line(path, number, line, dataset_name) for number, line in lines]
+        splits = [_parse_split_line(path, number, line, dataset_name, require_training) for number, line in lines]
     else:
-        splits = _parse_split_lists(path, _load_structured(path, text, kind))
+        splits = _parse_split_lists(path, _load_structured(path, text, kind), require_training)
     return [dataclasses.replace(split, number=index) for index, split in enumerate(splits, start=1)]
+
+
+class RepeatedField(ValueError):
+    """A JSON object or YAML mapping that names a field twice (the parsers keep the last silently)."""
+
+    def __init__(self, field: str):
+        self.field = field
+        super().__init__(f"field {field!r} appears twice in one object")
+
+
+def _unique_fields(pairs: list) -> dict:
+    counts = Counter(key for key, _ in pairs)
+    repeated = [key for key, count in counts.items() if count > 1]
+    if repeated:
+        raise RepeatedField(repeated[0])
+    return dict(pairs)
+
+
+def load_json_strictly(text: str):
+    """`json.loads`, refusing objects that name a field twice; errors are ValueError or RecursionError."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_fields)
+    except (json.JSONDecodeError, RepeatedField):
+        raise
+    except ValueError as error:                    # Python's limit on the digits of an integer
+        raise ValueError(str(error).split("; use sys.")[0]) from None
+
+
+def _check_yaml_fields_unique(text: str) -> None:
+    """Refuse a YAML mapping that names a key twice; composing builds nodes only, never Python objects."""
+    import yaml
+
+    stack, seen = [yaml.compose(text, Loader=yaml.SafeLoader)], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:                 # aliases share their node
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            scalars = Counter((key.tag, key.value) for key, _ in node.value if isinstance(key, yaml.ScalarNode))
+            repeated = [value for (_, value), count in scalars.items() if count > 1]
+            if repeated:
+                raise RepeatedField(repeated[0])
+            stack.extend(value for pair in node.value for value in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _load_structured(path: Path, text: str, kind: str):
     try:
         if kind == "json":
-            return json.loads(text)
+            return load_json_strictly(text)
         import yaml
 
+        _check_yaml_fields_unique(text)
         return yaml.safe_load(text)
     except ImportError:
         raise DatasetError(path, "reading YAML split files needs PyYAML (pip install pyyaml)") from None
-    except Exception as error:                     # json.JSONDecodeError, yaml.YAMLError
+    except RepeatedField as repeated:
+        raise DatasetError(path, str(repeated)) from None
+    except RecursionError:
+        raise DatasetError(path, f"cannot be parsed as {kind.upper()}: nested too deeply") from None
+    except Exception as error:                     # json.JSONDecodeError, yaml.YAMLError, int digit limit
         raise DatasetError(path, f"cannot be parsed as {kind.upper()}: {error}".splitlines()[0]) from None
 
 
-def _parse_split_lists(path: Path, data) -> list[Split]:
+ROLES = ("train_keys", "val_keys", "test_keys")
+
+
+def _parse_split_lists(path: Path, data, require_training: bool = True) -> list[Split]:
     entries = [data] if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise DatasetError(path, "expected a list of {train_keys, test_keys} objects or one "
@@ -524,22 +707,37 @@ def _parse_split_lists(path: Path, data) -> list[Split]:
 
         if not isinstance(entry, dict):
             raise fail("expected an object with train_keys and test_keys")
-        unknown = sorted(set(entry) - {"train_keys", "val_keys", "test_keys"})
+        unknown = sorted(str(field) for field in entry if field not in ROLES)
         if unknown:
             raise fail(f"unknown field(s) {', '.join(unknown)}")
         roles = {}
-        for role in ("train_keys", "val_keys", "test_keys"):
+        for role in ROLES:
             keys = entry.get(role, [])
-            if not isinstance(keys, list) or not all(isinstance(k, str) and k.strip() for k in keys):
-                raise fail(f"{role}: expected a list of video keys")
-            roles[role] = [_normalise_key(k.strip(), path) for k in keys]
-        _check_roles(fail, roles, f"split {index}")
+            if not isinstance(keys, list):
+                raise fail(f"{role}: expected a list of video keys, got {type(keys).__name__}")
+            roles[role] = [_checked_key(key, position, fail, role) for position, key in enumerate(keys)]
+        _check_roles(fail, roles, f"split {index}", require_training)
         splits.append(Split(train_keys=tuple(roles["train_keys"]), test_keys=tuple(roles["test_keys"]),
                             val_keys=tuple(roles["val_keys"]), name=f"split{index}", source=path))
     return splits
 
 
-def _normalise_key(key: str, path: Path) -> str:
+def _checked_key(key, position: int, fail, role: str) -> str:
+    """A split file's video key, stripped and normalised; the problem names the role and the key's position."""
+    if not isinstance(key, str) or not key.strip():
+        raise fail(f"{role}: expected a list of video keys, entry {position} is {key!r}")
+    key = key.strip()
+    if not key.isprintable() or not _encodable(key):
+        raise fail(f"{role}: entry {position} {key!r} is not a plain video key (control characters or "
+                   f"unencodable text)")
+    normalised = _normalise_key(key)
+    file_part, _, video = normalised.rpartition("/")
+    if file_part and (not video or file_part == ".h5"):
+        raise fail(f"{role}: entry {position} {key!r} names no video (expected FILE.h5/KEY)")
+    return normalised
+
+
+def _normalise_key(key: str) -> str:
     """`../datasets/eccv16_dataset_ovp_google_pool5.h5/video_3` -> `eccv16_dataset_ovp_google_pool5.h5/video_3`."""
     if ".h5/" in key:
         file_part, video = key.rsplit(".h5/", 1)
@@ -547,21 +745,24 @@ def _normalise_key(key: str, path: Path) -> str:
     return key
 
 
-def _check_roles(fail, roles: dict, name: str) -> None:
-    if not roles["train_keys"] or not roles["test_keys"]:
-        raise fail("a split needs at least one training and one test video")
+def _check_roles(fail, roles: dict, name: str, require_training: bool = True) -> None:
+    if (require_training and not roles["train_keys"]) or not roles["test_keys"]:
+        raise fail("a split needs at least one training and one test video" if require_training
+                   else "a split needs at least one test video")
     for role, keys in roles.items():
-        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        repeated = sorted(key for key, count in Counter(keys).items() if count > 1)
         if repeated:
             raise fail(f"{role.replace('_keys', '')} keys repeated: {', '.join(repeated)}")
     for first, second in (("train_keys", "test_keys"), ("train_keys", "val_keys"), ("val_keys", "test_keys")):
-        both = sorted(set(roles[first]) & set(roles[second]), key=roles[second].index)
+        in_first = set(roles[first])
+        both = [key for key in roles[second] if key in in_first]
         if both:
             raise fail(f"keys in both {first.replace('_keys', '')} and {second.replace('_keys', '')} of "
                        f"{name}: {', '.join(both)}")
 
 
-def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional[str]) -> Split:
+def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional[str],
+                      require_training: bool = True) -> Split:
     def fail(problem: str) -> DatasetError:
         return DatasetError(path, f"line {number}: {problem}")
 
@@ -572,13 +773,15 @@ def _parse_split_line(path: Path, number: int, line: str, dataset_name: Optional
     dataset, name, train_text, test_text = parts
     if dataset_name is not None and dataset.lower() != dataset_name.lower():
         raise fail(f"split of dataset '{dataset}', expected '{canonical_dataset_name(dataset_name)}'")
-    roles = {"train_keys": _parse_keys(train_text), "val_keys": [], "test_keys": _parse_keys(test_text)}
-    _check_roles(fail, roles, name)
+    roles = {"train_keys": _parse_keys(train_text, fail, "train_keys"), "val_keys": [],
+             "test_keys": _parse_keys(test_text, fail, "test_keys")}
+    _check_roles(fail, roles, name, require_training)
     return Split(train_keys=tuple(roles["train_keys"]), test_keys=tuple(roles["test_keys"]), name=name, source=path)
 
 
-def _parse_keys(text: str) -> list[str]:
-    return [key.strip() for key in text.split(",") if key.strip()]
+def _parse_keys(text: str, fail, role: str) -> list[str]:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    return [_checked_key(key, position, fail, role) for position, key in enumerate(keys)]
 
 
 def check_split_keys(split: Split, videos: Mapping[str, object], path: PathLike) -> None:

@@ -35,39 +35,78 @@ SUBSETS = ("all", "train", "val", "test")
 
 
 class InputError(Exception):
-    """Bad input; the message names the file, the video and the field."""
+    """Bad input; the message names the file, the video and the field, on one line."""
+
+    def __init__(self, message: str):
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                                 for c in message))
 
 
 def _natural_key(name: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def read_scores(path: Path, *, allow_negative: bool = False) -> dict[str, np.ndarray]:
-    """``{video key: float64 scores}`` from a JSON object of lists of numbers."""
+#: Scores are computed in float32, as the original does: a larger magnitude would become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _load_scores_json(path: Path):
+    from dataset import RepeatedField, load_json_strictly
+
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            return load_json_strictly(fh.read())
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc}") from None
+    except RepeatedField as exc:
+        raise InputError(f"{path}: video {exc.field!r}: appears twice (JSON would keep the last silently)") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed JSON: nested too deeply") from None
+    except ValueError as exc:                            # Python's limit on the digits of an integer
+        raise InputError(f"{path}: malformed JSON: {exc}") from None
+
+
+def _score_values(where: str, values) -> np.ndarray:
+    """A video's scores as float64, each a finite number float32 can hold."""
+    if not isinstance(values, list) or not values:
+        raise InputError(f"{where}: expected a non-empty list of numbers")
+    for at, value in enumerate(values):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InputError(f"{where}: expected a list of numbers, entry {at} is a JSON {_json_kind(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{where}: entry {at} is {value}, not a finite number")
+        if abs(value) > FLOAT32_MAX:
+            shown = f"{value:.3g}" if isinstance(value, float) else \
+                f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+            raise InputError(f"{where}: entry {at} is {shown}, beyond float32's range (about 3.4e38), in "
+                             f"which the protocol computes")
+    return np.asarray(values, dtype=np.float64)
+
+
+def _json_kind(value) -> str:
+    names = {type(None): "null", bool: "boolean", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def read_scores(path: Path, *, allow_negative: bool = False) -> dict[str, np.ndarray]:
+    """``{video key: float64 scores}`` from a JSON object of lists of numbers."""
+    data = _load_scores_json(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object mapping video keys to score lists")
     if not data:
         raise InputError(f"{path}: no videos in the file")
     out = {}
     for key, values in data.items():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{path}: video {key!r}: not a valid video key (a lone surrogate)") from None
         where = f"{path}: video {key!r}: field 'scores'"
-        if not isinstance(values, list) or not values:
-            raise InputError(f"{where}: expected a non-empty list of numbers")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise InputError(f"{where}: expected a list of numbers")
-        arr = np.asarray(values, dtype=np.float64)
-        if not np.all(np.isfinite(arr)):
-            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise InputError(f"{where}: entry {bad} is {values[bad]}, not a finite number")
+        arr = _score_values(where, values)
         if not allow_negative and arr.min() < 0:
             at = int(np.argmin(arr))
             raise InputError(f"{where}: smallest score {arr[at]:g} (entry {at}) is negative; scores must be "
@@ -81,7 +120,11 @@ def read_videos(path: Path, keys, protocol) -> dict:
     """The requested videos of the h5 file, checked by ``dataset.load_h5`` (the same checks as training)."""
     from dataset import DatasetError, load_h5
 
-    if not path.exists():
+    try:
+        missing = not path.exists()
+    except (OSError, ValueError):                       # a name too long: load_h5 names the problem
+        missing = False
+    if missing:
         raise InputError(f"{path}: no such file")
     try:
         return load_h5(path, keys=keys, feature_dim=None, require_features=protocol.name == "MrHiSum",
@@ -94,18 +137,34 @@ def read_videos(path: Path, keys, protocol) -> dict:
         raise InputError(message) from None
 
 
-def subset_keys(split_file: Path, subset: str) -> list[str] | None:
-    """The keys of ``subset`` in a split file (all its splits); None for 'all'."""
+def subset_keys(split_file: Path, subset: str, h5_path: Path | None = None) -> list[str] | None:
+    """The keys of ``subset`` in a split file (all its splits); None for 'all'.
+
+    Scoring needs no training videos, so a split file without any is accepted. DSNet's keys
+    (``FILE.h5/KEY``) are read as the key of the h5 file being scored when they name it.
+    """
     from dataset import DatasetError, read_splits_file
 
     try:
-        splits = read_splits_file(split_file)
+        splits = read_splits_file(split_file, require_training=False)
     except DatasetError as exc:
         raise InputError(str(exc)) from None
     if subset == "all":
         return None
     role = {"train": "train_keys", "val": "val_keys", "test": "test_keys"}[subset]
-    return list(dict.fromkeys(key for split in splits for key in getattr(split, role)))
+    keys = list(dict.fromkeys(key for split in splits for key in getattr(split, role)))
+    if not keys:
+        raise InputError(f"{split_file}: field '{role}': no {subset} videos in the split file")
+    own = f"{h5_path.name}/" if h5_path is not None else None
+    plain = []
+    for key in keys:
+        if "/" in key:
+            if own is None or not key.startswith(own):
+                raise InputError(f"{split_file}: video {key!r}: field '{role}': names a video of another file "
+                                 f"than {h5_path}")
+            key = key[len(own):]
+        plain.append(key)
+    return list(dict.fromkeys(plain))
 
 
 def empty_summary_cause(video, budget: int) -> str:
@@ -128,7 +187,7 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
     scores = read_scores(scores_path, allow_negative=allow_negative)
     keys = sorted(scores, key=_natural_key)
     if split_file is not None:
-        wanted = subset_keys(Path(split_file), subset)
+        wanted = subset_keys(Path(split_file), subset, h5_path)
         if wanted is not None:
             missing = [k for k in wanted if k not in scores]
             if missing:

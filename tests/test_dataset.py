@@ -215,7 +215,32 @@ CORRUPTIONS = {
     "n_frame_per_seg length": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg")[1:],
                                "one per shot"),
     "n_frames not positive": ("n_frames", lambda p: np.int64(0), "positive"),
+    "n_frames too large for int64": ("n_frames", lambda p: np.float64(1e30), "too large"),
+    "change points in reverse order": ("change_points", lambda p: _shots(p)[::-1], "not in increasing order"),
+    "overlapping shots": ("change_points", lambda p: _shots(p, (1, 0), -1), "overlaps shot 0"),
+    "a gap between shots": ("change_points", lambda p: _shots(p, (1, 0), +1), "belong to no shot"),
+    "first shot after frame 0": ("change_points", lambda p: _shots(p, (0, 0), +1), "start at frame 0"),
+    "last shot ends early": ("change_points", lambda p: _shots(p, (-1, 1), -1), "before the last frame"),
+    "n_frame_per_seg disagrees": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg") + 1,
+                                  "last - first + 1"),
+    "n_steps disagrees": ("n_steps", lambda p: np.int64(read_field(p, "video_2", "picks").size + 1),
+                          "picks has"),
+    "user_summary not 0/1": ("user_summary", lambda p: read_field(p, "video_2", "user_summary") * 0.5,
+                             "0/1 values"),
+    "user_summary negative": ("user_summary", lambda p: -read_field(p, "video_2", "user_summary"), "0/1 values"),
+    "gtscore above 1": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") * 2, "[0, 1]"),
+    "gtscore negative": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") - 0.5, "[0, 1]"),
+    "gtsummary not 0/1": ("gtsummary", lambda p: read_field(p, "video_2", "gtsummary") + 0.25, "0/1 values"),
+    "video_name a number": ("video_name", lambda p: np.int64(5), "expected a string"),
 }
+
+
+def _shots(path, at=None, delta=0):
+    """video_2's change_points, with one entry (row, column) moved by delta frames."""
+    shots = read_field(path, "video_2", "change_points").copy()
+    if at is not None:
+        shots[at] += delta
+    return shots
 
 
 @pytest.mark.parametrize("case", list(CORRUPTIONS))

@@ -50,6 +50,12 @@ def test_mrhisum_split_object_is_one_split_with_validation_keys(tmp_path):
     ("[{\"train_keys\": [\"a\"], \"test_keys\": [\"b\"], \"dev\": []}]", "unknown field(s) dev"),
     ("{\"train_keys\": [1], \"test_keys\": [\"b\"]}", "train_keys: expected a list of video keys"),
     ("[", "cannot be parsed as JSON"),
+    ("{\"train_keys\": [\"a\"], \"test_keys\": [\"b\"], \"test_keys\": [\"c\"]}", "'test_keys' appears twice"),
+    ("{\"train_keys\": [\"a\\nb\"], \"test_keys\": [\"b\"]}", "not a plain video key"),
+    ("{\"train_keys\": [\"x.h5/\"], \"test_keys\": [\"b\"]}", "names no video"),
+    ("{\"train_keys\": \"a\", \"test_keys\": [\"b\"]}", "expected a list of video keys, got str"),
+    ("{\"train_keys\": [" + "9" * 5000 + "], \"test_keys\": [\"b\"]}", "cannot be parsed as JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_bad_split_files_are_named(tmp_path, content, words):
     path = tmp_path / "splits.json"
@@ -57,6 +63,46 @@ def test_bad_split_files_are_named(tmp_path, content, words):
     with pytest.raises(DatasetError) as error:
         read_splits_file(path)
     assert str(error.value).startswith(str(path)) and words in str(error.value)
+    assert len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, words", [
+    ("- {train_keys: [a], test_keys: [b], test_keys: [c]}\n", "'test_keys' appears twice"),
+    ("- {train_keys: [a], test_keys: [b], 7: []}\n", "unknown field(s) 7"),
+    ("- {train_keys: [yes], test_keys: [b]}\n", "entry 0 is True"),
+    ("- !!python/object/apply:os.system [echo]\n", "cannot be parsed as YAML"),
+    ("[" * 100_000 + "]" * 100_000, "cannot be parsed as YAML"),
+])
+def test_bad_yaml_split_files_are_named(tmp_path, content, words):
+    path = tmp_path / "splits.yml"
+    path.write_text(content)
+    with pytest.raises(DatasetError) as error:
+        read_splits_file(path)
+    assert str(error.value).startswith(str(path)) and words in str(error.value)
+    assert len(str(error.value).splitlines()) == 1
+
+
+def test_a_split_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "splits.txt"
+    path.write_bytes(b"SumMe/split0/video_1/video_\xff\n")
+    with pytest.raises(DatasetError, match="not UTF-8") as error:
+        read_splits_file(path)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".txt", "SumMe/split0//video_2\n"),
+    (".json", "[{\"test_keys\": [\"video_2\"]}]"),
+    (".yml", "- {test_keys: [video_2]}\n"),
+    (".json", "{\"train_keys\": [], \"val_keys\": [\"video_1\"], \"test_keys\": [\"video_2\"]}"),
+])
+def test_splits_without_training_videos_only_when_asked(tmp_path, suffix, text):
+    path = tmp_path / f"splits{suffix}"
+    path.write_text(text)
+    with pytest.raises(DatasetError, match="at least one training"):
+        read_splits_file(path)
+    (split,) = read_splits_file(path, require_training=False)
+    assert split.train_keys == () and split.test_keys == ("video_2",)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +181,16 @@ def test_a_dataset_described_by_json(four_files, tmp_path):
     ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "OVP"}, "protocol"),
     ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe", "fps": 2}, "fps"),
     ({"name": "../x", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe"}, "name"),
+    ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "TVSum", "annotations": 5}, "annotations"),
+    ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe", "annotations": "a.tsv"}, "annotations"),
+    ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe", "schema": ["x"]}, "schema"),
+    ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": "MrHiSum", "schema": "eccv16"}, "schema"),
+    ({"name": "x" * 300, "h5": "a.h5", "splits": "s.json", "protocol": "SumMe"}, "name"),
+    ({"name": "x\ty", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe"}, "name"),
+    ({"name": "x", "h5": "a\u0000.h5", "splits": "s.json", "protocol": "SumMe"}, "h5"),
+    ({"name": "x", "h5": "a.h5", "splits": "p" * 300 + ".json", "protocol": "SumMe"}, "splits"),
+    ({"name": "x", "h5": "a.h5", "splits": "s.json", "protocol": 3}, "protocol"),
+    ({"name": "x", "h5": "\ud800.h5", "splits": "s.json", "protocol": "SumMe"}, "h5"),
 ])
 def test_bad_descriptions_name_the_field(tmp_path, content, field):
     path = tmp_path / "d.json"
@@ -142,3 +198,20 @@ def test_bad_descriptions_name_the_field(tmp_path, content, field):
     with pytest.raises(DatasetError) as error:
         catalog.from_description(path)
     assert f"field '{field}'" in str(error.value) and str(path) in str(error.value)
+    assert len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"name": "x", "name": "y", "h5": "a.h5", "splits": "s.json", "protocol": "SumMe"}',
+     "field 'name': appears twice"),
+    ('{"name": ' + "9" * 5000 + "}", "4300 digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('["name"]', "expected a JSON object"),
+])
+def test_descriptions_that_are_not_plain_json_objects_are_named(tmp_path, text, words):
+    path = tmp_path / "d.json"
+    path.write_text(text)
+    with pytest.raises(DatasetError) as error:
+        catalog.from_description(path)
+    assert str(error.value).startswith(str(path)) and words in str(error.value)
+    assert len(str(error.value).splitlines()) == 1
