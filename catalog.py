@@ -123,6 +123,10 @@ def from_description(path: str | Path) -> DatasetSpec:
             raise DatasetError(path, f"only the TVSum protocol reads annotations (this dataset is scored with "
                                      f"{protocol}'s)", field="annotations")
         annotations = _path_field(path, data, "annotations")
+    elif protocol == "TVSum":
+        raise DatasetError(path, "the TVSum protocol scores tau and rho against the annotators' frame scores: "
+                                 "name their file (ydata-anno.tsv layout; for the real TVSum videos, "
+                                 "data/ydata-anno.tsv.gz)", field="annotations")
     return DatasetSpec(name, protocol, files["h5"], files["splits"], schema=schema,
                        annotations_path=annotations, hint=f"(described by {path})")
 

@@ -204,6 +204,13 @@ def check_outputs(model, config: Config, specs) -> None:
     check_output_folder(config.results_dir, 1 << 20, "the logs")
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:                                 # a name too long for the file system
+        return False
+
+
 def check_progress_files(config: Config, specs) -> None:
     """Refuse, before any training, a progress file that would run code (``training.checkpoints.UnsafeFile``).
 
@@ -268,7 +275,7 @@ def _main(config: Config, args) -> int:
             check_progress_files(config, specs)
     except (eccv16.DatasetError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        if isinstance(error, eccv16.DatasetError) and not args.demo and not error.path.exists():
+        if isinstance(error, eccv16.DatasetError) and not args.demo and not _exists(error.path):
             hints = [s.hint for s in specs if s.hint]
             if hints and hints[0] not in str(error):
                 print(hints[0], file=sys.stderr)

@@ -135,7 +135,10 @@ def evaluate_mrhisum_video(step_scores, *, gtscore, change_points, gt_summary,
 
     gt_clips = clip_means(truth)
     predicted = clip_means(scores.astype(np.float32))
-    exponentials = np.exp(predicted)
+    with np.errstate(over="ignore"):
+        exponentials = np.exp(predicted)
+    if not np.all(np.isfinite(exponentials)):       # clip means above ~88 overflow float32: shift (same order)
+        exponentials = np.exp(predicted - predicted.max())
     ranking = exponentials / (exponentials.sum(dtype=np.float32) + np.float32(1e-7))
     map50 = _average_precision(top_clips(gt_clips, 0.5), ranking)
     map15 = _average_precision(top_clips(gt_clips, 0.15), ranking)

@@ -198,6 +198,7 @@ def test_the_command_gives_one_line_and_status_2(tmp_path, text):
 
 @pytest.mark.parametrize("change, field", [
     ({"protocol": "TVSum", "annotations": 5}, "annotations"),
+    ({"protocol": "TVSum"}, "annotations"),              # never scored against the real TVSum annotators
     ({"schema": ["x"]}, "schema"),
     ({"name": "n" * 300}, "name"),
 ])
@@ -211,3 +212,11 @@ def test_a_bad_description_stops_either_command_in_one_line(tmp_path, capsys, ch
     assert code == 2
     one_error_line(capsys.readouterr().err, description, f"field '{field}'")
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
+
+
+def test_a_data_dir_too_long_for_the_file_system_is_one_line(tmp_path, capsys):
+    code = train.main(["--data-dir", str(tmp_path / ("d" * 300)), "--datasets", "TVSum", "--device", "cpu",
+                       "--weights-dir", str(tmp_path / "w"), "--results-dir", str(tmp_path / "r")])
+    assert code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and "File name too long" in lines[0]

@@ -47,6 +47,16 @@ def test_every_metric_equals_the_reference(key, prediction):
     assert hashlib.sha256(result.summary.astype(np.uint8).tobytes()).hexdigest() == expected["summary_sha256"]
 
 
+def test_scores_too_large_for_float32_exponentials_rank_as_the_same_scores_shifted():
+    """The reference's softmax overflows above ~88 (NaN, then scikit-learn refuses); the order it ranks by is kept."""
+    key = sorted(REFERENCE["videos"])[0]
+    scores = np.round(np.asarray(REFERENCE["videos"][key]["gt_noisy"]["scores"], dtype=np.float64) * 64) / 64
+    plain = evaluate_mrhisum_video(scores.astype(np.float32), **video(key))
+    large = evaluate_mrhisum_video((scores + 1000).astype(np.float32), **video(key))
+    assert np.isfinite(large.map50) and np.isfinite(large.map15)
+    assert (large.map50, large.map15) == (plain.map50, plain.map15)
+
+
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 def test_the_command_reproduces_the_reference_file(tmp_path, prediction):
     scores = tmp_path / "scores.json"

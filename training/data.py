@@ -69,8 +69,11 @@ def annotations_path(data_dir: str | Path) -> Path:
     """``DATA_DIR/ydata-anno.tsv`` or its gzipped copy; the copy shipped in ``data/`` otherwise."""
     for name in ("ydata-anno.tsv", "ydata-anno.tsv.gz"):
         candidate = Path(data_dir) / name
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as error:                    # e.g. a name too long for the file system
+            raise eccv16.DatasetError(candidate, f"cannot be looked up ({error.strerror})") from None
     return Path(evaluation.default_annotations_path())
 
 
