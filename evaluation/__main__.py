@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import warnings
@@ -261,6 +262,25 @@ def format_table(protocol, results: dict, means: dict) -> str:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _check_out(out: str) -> None:
+    """The results file's folder exists and takes files; the path is not a folder."""
+    path = Path(out)
+    if path.is_dir():
+        raise InputError(f"--out: {out}: cannot write: it is a folder; give the path of the results JSON")
+    if not path.parent.is_dir():
+        raise InputError(f"--out: {out}: cannot write: {path.parent} is not an existing folder")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"--out: {out}: cannot write: {path.parent} is read-only")
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
         description="Score per-step importance predictions with CSTA's protocol (keyshot summary by knapsack at "
@@ -294,6 +314,8 @@ def main(argv=None) -> int:
         print("error: --subset: needs --split-file", file=sys.stderr)
         return 2
     try:
+        if args.out:
+            _check_out(args.out)
         protocol, results, notes = evaluate_files(protocol.name, args.h5, args.scores, args.annotations,
                                                   split_file=args.split_file, subset=args.subset,
                                                   allow_negative=args.allow_negative_scores)

@@ -274,3 +274,14 @@ def test_picks_message_gives_the_last_valid_frame(tmp_path, capsys):
     path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
     code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", h5, "--scores", path)
     assert_error(code, err, f"[0, {n_frames - 1}]")
+
+
+def test_an_output_that_cannot_be_written_is_found_before_scoring(tmp_path, capsys, monkeypatch):
+    import evaluation.__main__ as command
+
+    path = write_json(tmp_path / "scores.json", scores_for("SumMe"))
+    scored = []
+    monkeypatch.setattr(command, "evaluate_files", lambda *a, **k: scored.append(a))
+    code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path, "--out", tmp_path)
+    assert_error(code, err, tmp_path, "it is a folder")
+    assert scored == []
