@@ -27,9 +27,7 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",
                         help="model options: from the JSON record beside each checkpoint when there is one "
                              "(default), or from the command line (checkpoints of the original code have no record)")
-    Config.add_arguments(parser, exclude=("epochs", "batch_size", "videos_per_step", "learning_rate", "weight_decay",
-                                          "selection", "jobs", "runs", "pretrained", "per_video_rng",
-                                          "collective_timeout"))
+    Config.add_arguments(parser, exclude=Config.not_for_scoring())
     args = parser.parse_args(argv)
     return config_from_arguments(parser, args), args
 

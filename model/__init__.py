@@ -1,15 +1,22 @@
-"""CSTA: the model, its CNN backbones and positional encodings."""
+"""CSTA: the model, its CNN backbones and positional encodings, and the model's own options.
 
-from .backbones import BACKBONES, AttentionCNN, PretrainedWeightsUnavailable, weights_file
-from .csta import CSTA, build_model, count_parameters, describe_parameters
+The names below are imported on first use, so that ``model.options`` (torch-free) loads without
+PyTorch and the command lines validate their options at once.
+"""
 
-__all__ = [
-    "BACKBONES",
-    "AttentionCNN",
-    "CSTA",
-    "PretrainedWeightsUnavailable",
-    "build_model",
-    "count_parameters",
-    "describe_parameters",
-    "weights_file",
-]
+import importlib
+
+_EXPORTS = {
+    "BACKBONES": "backbones", "AttentionCNN": "backbones", "PretrainedWeightsUnavailable": "backbones",
+    "weights_file": "backbones",
+    "CSTA": "csta", "build_model": "csta", "count_parameters": "csta", "describe_parameters": "csta",
+    "ModelOptions": "options",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'model' has no attribute {name!r}")

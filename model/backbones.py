@@ -20,6 +20,7 @@ import torchvision
 from torch import nn
 from torchvision.models import WeightsEnum
 
+from .options import CNNS, CNNInfo
 from .pooling import adaptive_avg_pool2d
 
 
@@ -27,53 +28,55 @@ from .pooling import adaptive_avg_pool2d
 class BackboneSpec:
     """How to build one CNN and which of its layers form the attention network."""
 
-    attribute: str                      #: the original's attribute name (its checkpoints' key prefix)
+    info: CNNInfo                       #: attribute (checkpoint prefix), map width, shortest input
     build: Callable[[], nn.Module]      #: torchvision's architecture, randomly initialised
     weights: WeightsEnum                #: the ImageNet weights the original loads
     trunk: tuple[str, ...]              #: children applied in order, up to the last feature map
     classifier: str                     #: the ImageNet head: kept for checkpoint keys, never run
-    channels: int                       #: width of the attention map
-    min_rows: int                       #: shortest input the layers accept (shorter ones are padded)
+
+    @property
+    def attribute(self) -> str:
+        return self.info.attribute
+
+    @property
+    def channels(self) -> int:
+        return self.info.channels
+
+    @property
+    def min_rows(self) -> int:
+        return self.info.min_rows
 
 
 BACKBONES: dict[str, BackboneSpec] = {
     "googlenet": BackboneSpec(
-        attribute="googlenet",
+        info=CNNS["googlenet"],
         build=lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
         weights=torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1,
         trunk=("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
                "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
                "inception5a", "inception5b"),
         classifier="fc",
-        channels=1024,
-        min_rows=15,
     ),
     "resnet18": BackboneSpec(
-        attribute="resnet",
+        info=CNNS["resnet18"],
         build=lambda: torchvision.models.resnet18(weights=None),
         weights=torchvision.models.ResNet18_Weights.IMAGENET1K_V1,
         trunk=("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"),
         classifier="fc",
-        channels=512,
-        min_rows=1,
     ),
     "efficientnet_b0": BackboneSpec(
-        attribute="efficientnet",
+        info=CNNS["efficientnet_b0"],
         build=lambda: torchvision.models.efficientnet_b0(weights=None),
         weights=torchvision.models.EfficientNet_B0_Weights.IMAGENET1K_V1,
         trunk=("features",),
         classifier="classifier",
-        channels=1280,
-        min_rows=1,
     ),
     "mobilenet_v2": BackboneSpec(
-        attribute="mobilenet",
+        info=CNNS["mobilenet_v2"],
         build=lambda: torchvision.models.mobilenet_v2(weights=None),
         weights=torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1,
         trunk=("features",),
         classifier="classifier",
-        channels=1280,
-        min_rows=1,
     ),
 }
 

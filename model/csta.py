@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from config import FEATURE_WIDTH, Config
 
 from .backbones import BACKBONES, AttentionCNN
+from .options import FEATURE_WIDTH, ModelOptions
 from .pooling import fold_cls_row
 from .positional import POSITIONAL_ENCODINGS
 
@@ -47,7 +47,7 @@ class CSTA(nn.Module):
     Parameter names are the original's, so its checkpoints load with ``strict=True`` and back.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: ModelOptions):
         super().__init__()
         self.config = config
         spec = BACKBONES[config.cnn]
@@ -220,15 +220,16 @@ def describe_parameters(model: CSTA) -> str:
     return f"PARAMS: {count / (1024 * 1024):.2f}M ({count:,} parameters, CNN classifier excluded)"
 
 
-def build_model(config: Config | None = None, pretrained: bool | None = None) -> CSTA:
-    """CSTA for ``config`` (default: the paper's); ``pretrained`` loads torchvision's ImageNet CNN weights.
+def build_model(config: ModelOptions | None = None, pretrained: bool | None = None) -> CSTA:
+    """CSTA for ``config`` (its switches; default: the paper's); ``pretrained`` loads torchvision's ImageNet CNN weights.
 
-    ``pretrained`` defaults to ``config.pretrained``. Offline without the weights in torch's cache, this
-    raises :class:`model.PretrainedWeightsUnavailable` saying which file to put where.
+    ``pretrained`` defaults to ``config.pretrained`` where the options have one (a run's ``Config``),
+    else True, as the original. Offline without the weights in torch's cache, this raises
+    :class:`model.PretrainedWeightsUnavailable` saying which file to put where.
     """
-    config = config or Config()
+    config = config or ModelOptions()
     model = CSTA(config)
-    if config.pretrained if pretrained is None else pretrained:
+    if getattr(config, "pretrained", True) if pretrained is None else pretrained:
         model.cnn.load_imagenet_weights()
     return model
 

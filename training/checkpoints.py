@@ -23,10 +23,6 @@ import torch
 
 from evaluation.files import replace_together, write_atomically
 
-#: Config fields that change what training produces; a finished split is reused only when they match.
-TRAINING_FIELDS = ("seed", "epochs", "batch_size", "videos_per_step", "learning_rate", "weight_decay", "pretrained",
-                   "selection", "deterministic", "amp", "per_video_rng", "setting")
-
 
 def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple[Path, Path]:
     """``WEIGHTS_DIR/{dataset}/split{k}.pt`` and its ``.json`` record."""
@@ -139,7 +135,7 @@ def load_progress(path: Path, config) -> dict[str, Any] | None:
                       stacklevel=2)
         return None
     expected, fingerprint = training_fingerprint(config), state["fingerprint"]
-    if fingerprint != expected:
+    if not same_training(fingerprint, expected):
         differing = sorted(k for k in set(expected) | set(fingerprint) if expected.get(k) != fingerprint.get(k))
         warnings.warn(f"{path}: written by a run with other options ({', '.join(differing)}); the split starts "
                       f"from epoch 1 and its progress replaces this file", ProgressWarning, stacklevel=2)
@@ -204,8 +200,19 @@ def _file_sha256(path: Path) -> str | None:
 
 
 def training_fingerprint(config) -> dict[str, Any]:
-    """The options that determine a split's trained weights: the model switches and TRAINING_FIELDS."""
-    return {**config.model_options(), **{name: getattr(config, name) for name in TRAINING_FIELDS}}
+    """The options that determine a split's trained weights: those declared with role model or training."""
+    return {**config.model_options(), **config.training_options()}
+
+
+def same_training(recorded: dict[str, Any], fingerprint: dict[str, Any]) -> bool:
+    """Whether a recorded fingerprint matches; an option it does not name was at its default then.
+
+    Options declared after a split was trained keep such a split finished while they keep their default.
+    """
+    from config import Config
+
+    defaults = {**Config().model_options(), **Config().training_options()}
+    return {**{k: v for k, v in defaults.items() if k in fingerprint}, **recorded} == fingerprint
 
 
 def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerprint: dict[str, Any]) -> bool:
@@ -216,7 +223,8 @@ def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerp
         return False
     if "weights_sha256" in record and record["weights_sha256"] != _file_sha256(weights_path):
         return False                     # the record describes other weights (a set replaced halfway)
-    return record.get("fingerprint") == fingerprint
+    recorded = record.get("fingerprint")
+    return isinstance(recorded, dict) and same_training(recorded, fingerprint)
 
 
 class MissingCheckpoint(FileNotFoundError):
