@@ -38,7 +38,8 @@ from benchmarks.machine import cpu_model
 from config import Config
 from model import build_model
 from evaluation.files import write_json_atomically
-from training.loop import make_optimizer, place_model
+from training.distributed import BatchNormReplay, World
+from training.step import make_optimizer, place_model, train_step
 from training.report import table
 
 #: Average steps per video (2 fps) of the eccv16 files: SumMe ~2.4 min, TVSum ~4.2 min per video.
@@ -84,21 +85,19 @@ class StraightforwardLoop:
 
 
 class ProjectLoop:
-    """train.py's step (training/loop.py): 2-D input, fused Adam, the loss kept on the device."""
+    """train.py's step itself (``training.step.train_step``): 2-D input, fused Adam, the loss kept on the device."""
 
     def __init__(self, model: torch.nn.Module, config: Config, amp: bool = False):
         self.model = model
-        self.optimizer = make_optimizer(model, config)
-        self.amp = amp
+        self.config = config.replace(amp=amp)
+        self.optimizer = make_optimizer(model, self.config)
+        self.world = World()
+        self.replay = BatchNormReplay(model, self.world)
 
     def step(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-            scores = self.model(features)
-        loss = torch.nn.functional.mse_loss(scores.float(), target)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
+        return train_step(self.model, self.optimizer, [(features, target)], [0], range(1), config=self.config,
+                          epoch=1, device=features.device, world=self.world, replay=self.replay,
+                          per_video_rng=False)
 
 
 def one_step_gradients(loop, features: torch.Tensor, target: torch.Tensor) -> tuple[float, dict]:

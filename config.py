@@ -53,6 +53,8 @@ class Config(ModelOptions):
                                      "(0: from batch_size)", role="training")
     learning_rate: float = option(1e-3, "Adam learning rate", role="training")
     weight_decay: float = option(1e-7, "Adam weight decay", role="training")
+    lr_schedule: str = option("none", "learning rate over the epochs: constant (none, the original's) or cosine "
+                              "annealing to 0 over the epochs (cosine)", choices=("none", "cosine"), role="training")
     setting: str = option("canonical", "SumMe/TVSum training setting: CSTA's splits (canonical), or DSNet's "
                           "augmented / transfer splits (OVP, YouTube and the other dataset added)",
                           choices=SETTINGS, role="training", scoring=True)

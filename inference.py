@@ -78,7 +78,7 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     """The same test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
 
-    from training.loop import evaluate_record
+    from training.scoring import evaluate_record
 
     rng = np.random.default_rng(seed)
     per_split = []

@@ -13,7 +13,7 @@ import torch
 from catalog import DatasetSpec
 from config import Config
 from training import epoch_order, initial_state, load_bundle, train_split
-from training.loop import _fresh_model
+from training.stream import fresh_model
 
 from tests.conftest import torch_state_restored
 
@@ -64,7 +64,7 @@ def test_first_epoch_order_follows_the_originals_loader_draws():
     config = config_of_the_recording()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        _fresh_model(config)                        # the throwaway model, then the split's
+        fresh_model(config)                         # the throwaway model, then the split's
         order = epoch_order(len(REFERENCE["train_videos_in_split_order"]))
     assert order == REFERENCE["order_indices"]["1"]
 
