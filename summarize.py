@@ -11,9 +11,11 @@ in --out:
   per-step scores and the settings;
 * ``NAME.png``: the importance curve over time with the selected shots shaded.
 
-A file that cannot be used (missing, empty, not a video) is reported by name and the others go on;
-a file that stops decoding early is summarised up to the damage, with a warning. The exit status is
-1 if any input failed, 2 for bad options. See docs/summarize.md.
+A file that cannot be used (missing, empty, not a video, frames above 8192 × 8192) is reported by
+name and the others go on; packets that do not decode are skipped, and a damaged or truncated file is
+summarised from what decodes, with a warning that counts what was lost. Exit status: 0 when every
+input was summarised; 2 for a bad option, checkpoint or input (one line each); 130 on Ctrl-C, 143 on
+SIGTERM; 1 only for a bug. See docs/summarize.md.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import argparse
 import sys
 
 from config import Config, ConfigError
+from video.cli import OneLineParser, positive_float, positive_int, proportion
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description="Summarise videos with CSTA: keyshot summary video, JSON of shots and scores, "
                     "and a plot of the importance curve.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of videos")
@@ -36,13 +39,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--recursive", action="store_true", help="also look for videos in sub-folders")
     parser.add_argument("--skip-existing", action="store_true",
                         help="skip videos whose summary JSON is already in --out")
-    parser.add_argument("--samples-per-second", type=_positive_float, default=2.0,
+    parser.add_argument("--samples-per-second", type=positive_float, default=2.0,
                         help="score this many frames per second of video (CSTA's datasets: 2)")
-    parser.add_argument("--sample-every", type=_positive_int, default=None,
+    parser.add_argument("--sample-every", type=positive_int, default=None,
                         help="score every Nth frame instead (the eccv16 files' convention, 15)")
-    parser.add_argument("--ratio", type=_proportion, default=0.15,
+    parser.add_argument("--ratio", type=proportion, default=0.15,
                         help="longest summary as a share of the video's frames")
-    parser.add_argument("--vmax", type=_positive_float, default=1.0,
+    parser.add_argument("--vmax", type=positive_float, default=1.0,
                         help="KTS penalty weight: larger gives fewer, longer shots")
     parser.add_argument("--kts-penalty", choices=("video", "samples"), default="video",
                         help="KTS penalty for the video's length in frames (the original's desc_rate), or for "
@@ -51,18 +54,21 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="keep shot boundaries on sampled frames instead of moving each to the exact cut")
     parser.add_argument("--device", default="auto",
                         help="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="frames per GoogLeNet batch")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="frames per GoogLeNet batch")
     parser.add_argument("--no-pretrained", action="store_true",
                         help="random GoogLeNet instead of its ImageNet weights (offline testing only: "
                              "the summaries are meaningless)")
     parser.add_argument("--timings", action="store_true", help="print per-stage throughput at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",
+                        help="where the model options come from: the JSON record beside the checkpoint (when "
+                             "there is one), or the model flags below")
     model_options = Config().model_options()
     Config.add_arguments(parser, exclude=Config.field_names() - set(model_options))
     for group in parser._action_groups:
         if group.title and group.title.startswith("configuration"):
             group.title = ("model options, for checkpoints without a JSON record beside them (the original "
-                           "authors'); a record's options win")
+                           "authors') or with --options-from command-line; otherwise a record's options win")
     args = parser.parse_args(argv)
     try:
         args.config = Config.from_args(args)
@@ -73,30 +79,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from video.batch import run      # imports torch: after the arguments are checked
+    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
 
-    return run(args)
+    try:
+        with terminate_as_exception():
+            from video.batch import run      # imports torch: after the arguments are checked
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def _proportion(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+            return run(args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{cause}: the videos summarised before keep their outputs; the one in progress has none "
+              f"(its temporary files are removed)", file=sys.stderr)
+        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":

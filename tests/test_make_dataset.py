@@ -120,3 +120,116 @@ def test_folds_are_seeded_and_test_every_video_once():
     keys = [f"video_{i}" for i in range(1, 11)]
     assert folds(keys, 5, 1) == folds(keys, 5, 1) != folds(keys, 5, 2)
     assert sorted(k for split in folds(keys, 5, 1) for k in split["test_keys"]) == sorted(keys)
+
+
+# ------------------------------------------------------------------ options checked first, files replaced together
+
+
+def dataset_files(folder) -> dict[str, bytes]:
+    """Every file in the folder the builds write to (temporaries included, which must never stay)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture
+def built(videos, tmp_path):
+    """A good build (TVSum layout) in tmp_path/out, and the arguments that made it."""
+    rng = np.random.default_rng(4)
+    annotations = tmp_path / "anno.tsv"
+    annotations.write_text("".join(f"{name}\tcat\t{','.join(map(str, rng.integers(1, 6, sum(scenes))))}\n"
+                                   for name, scenes in SCENES.items() for _ in range(2)))
+    out = tmp_path / "out" / "mine.h5"
+    argv = [*(str(videos / f"{name}.mp4") for name in SCENES), "--out", str(out), "--annotations", str(annotations),
+            "--sample-every", str(SAMPLE_EVERY), "--vmax", VMAX, "--no-pretrained", "--device", "cpu"]
+    assert make_dataset([*argv, "--folds", "2"]) == 0
+    assert sorted(dataset_files(out.parent)) == ["mine.h5", "mine.json", "mine_anno.tsv", "mine_splits.json"]
+    return out, argv
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_rerun_with_impossible_folds_leaves_the_previous_dataset_as_it_was(built, capsys):
+    out, argv = built
+    before = dataset_files(out.parent)
+    capsys.readouterr()
+    assert make_dataset(argv) == 2                               # 5 folds (the default) of 4 videos
+    assert "--folds 5: need 2 <= folds <= the number of videos (4)" in one_line_error(capsys)
+    assert dataset_files(out.parent) == before
+
+
+@pytest.mark.parametrize("fails", ["h5", "description"])
+def test_a_write_that_fails_leaves_every_previous_file_as_it_was(built, capsys, monkeypatch, fails):
+    import errno
+
+    import h5py
+
+    import video.make_dataset as module
+
+    out, argv = built
+    before = dataset_files(out.parent)
+    no_space = OSError(errno.ENOSPC, "No space left on device")
+    if fails == "h5":
+        real_file = h5py.File
+
+        def full_disk(file, mode):
+            with real_file(file, mode) as h5:
+                h5.create_group("video_1")["features"] = np.zeros((40, 1024), np.float32)
+            raise no_space
+
+        monkeypatch.setattr(module.h5py, "File", full_disk)
+    else:
+        real_text = module._text
+
+        def text(content):
+            if '"protocol"' not in content:
+                return real_text(content)
+
+            def write(file):
+                file.write(b"{")
+                raise no_space
+
+            return write
+
+        monkeypatch.setattr(module, "_text", text)
+    capsys.readouterr()
+    assert make_dataset([*argv, "--folds", "3", "--seed", "9"]) == 2
+    err = one_line_error(capsys)
+    assert "No space left on device" in err
+    assert str(out if fails == "h5" else out.with_suffix(".json")) in err
+    assert dataset_files(out.parent) == before                    # byte for byte, no temporary left
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--sample-every", "0", "argument --sample-every: must be at least 1, got 0"),
+    ("--seed", "-1", "argument --seed: must be 0 or more, got -1"),
+    ("--vmax", "nan", "argument --vmax: must be a positive number, got nan"),
+    ("--folds", "1", "--folds 1: need 2 <= folds"),
+    ("--device", "tpu", "--device tpu: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+])
+def test_every_bad_option_is_one_line_before_any_work(videos, tmp_path, capsys, option, value, message):
+    annotations = tmp_path / "anno.tsv"
+    annotations.write_text("alpha\tcat\t" + ",".join(["3"] * 88) + "\n")
+    argv = [str(videos / "alpha.mp4"), str(videos / "beta.mp4"), "--out", str(tmp_path / "mine.h5"), "--annotations",
+            str(annotations), "--no-pretrained", "--folds", "2", option, value]
+    try:
+        status = make_dataset(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    assert status == 2
+    assert message in one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anno.tsv"]
+
+
+def test_outputs_never_overwrite_the_annotations(videos, tmp_path, capsys):
+    selections = tmp_path / "mine.json"                           # the description of mine.h5 would be mine.json
+    selections.write_text(json.dumps({name: [[[0, 9]]] for name in SCENES}))
+    before = selections.read_bytes()
+    status = make_dataset([*(str(videos / f"{name}.mp4") for name in SCENES), "--out", str(tmp_path / "mine.h5"),
+                           "--annotations", str(selections), "--format", "intervals", "--folds", "2",
+                           "--no-pretrained", "--device", "cpu"])
+    assert status == 2
+    assert f"refusing to write {selections}: that is an input file" in one_line_error(capsys)
+    assert selections.read_bytes() == before and not (tmp_path / "mine.h5").exists()

@@ -70,7 +70,7 @@ def run(tmp_path_factory, checkpoint):
 
 def test_bad_inputs_are_named_and_the_good_one_succeeds(run):
     result, out = run
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     for name in ("missing.mp4", "empty.mp4", "notes.mp4", "truncated.mp4"):
         assert name in result.stderr
     assert "no such file" in result.stderr
@@ -155,7 +155,7 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys, checkpoint):
                              "--weights", str(checkpoint), "--out", str(tmp_path),
                              "--no-pretrained", "--device", "cpu", "--quiet"])
     error = capsys.readouterr().err
-    assert status == 1
+    assert status == 2
     assert "refusing to write" in error and "clip.summary.mp4" in error
     assert (tmp_path / "clip.summary.mp4").read_bytes() == before
 
@@ -194,9 +194,127 @@ def test_temporary_files_are_not_left_behind(run):
 def test_odd_frame_sizes_are_written_in_yuv420p_at_an_even_size(tmp_path):
     write_planted_video(tmp_path / "odd.mp4", [30, 30, 30], size=(65, 49), pixel_format="yuv444p")
     segment = Segment(10, 19, 10 / FPS, 20 / FPS)
-    assert write_summary(probe(tmp_path / "odd.mp4"), tmp_path / "odd.summary.mp4", [segment]) == 10
+    assert write_summary(probe(tmp_path / "odd.mp4"), tmp_path / "odd.summary.mp4", [segment]).frames == 10
     assert count_frames(tmp_path / "odd.summary.mp4") == (10, FPS, (66, 50))
     with av.open(str(tmp_path / "odd.summary.mp4")) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
     head = (tmp_path / "odd.summary.mp4").read_bytes()[:4096]
     assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)   # +faststart
+
+
+def test_a_rerun_that_selects_nothing_removes_the_earlier_summary(tmp_path, capsys, checkpoint):
+    video = tmp_path / "clip.mp4"
+    write_planted_video(video, [30, 30, 30])
+    out = tmp_path / "out"
+    common = [str(video), "--weights", str(checkpoint), "--out", str(out), "--no-pretrained", "--device", "cpu",
+              "--quiet", "--sample-every", str(SAMPLE_RATE), "--vmax", str(VMAX)]
+    assert summarize.main([*common, "--ratio", "0.5"]) == 0
+    assert json.loads((out / "clip.json").read_text())["summary"]["video"] == "clip.summary.mp4"
+    assert (out / "clip.summary.mp4").exists()
+    assert summarize.main([*common, "--ratio", "0.01"]) == 0           # no shot fits in 0 frames
+    record = json.loads((out / "clip.json").read_text())
+    assert record["summary"]["video"] is None and "no shot fits" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.png"]
+
+
+def saved_weights(path, change) -> Path:
+    from config import Config
+    from model import build_model
+
+    state = build_model(Config(), pretrained=False).state_dict()
+    for tensor in state.values():
+        if tensor.is_floating_point():
+            change(tensor)
+    torch.save(state, path)
+    return path
+
+
+def summarise_two(tmp_path, weights):
+    for name in ("a", "b"):
+        write_planted_video(tmp_path / f"{name}.mp4", [10, 10], seed=len(name))
+    return summarize.main([str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--weights", str(weights),
+                           "--out", str(tmp_path / "out"), "--no-pretrained", "--device", "cpu", "--quiet"])
+
+
+def test_a_checkpoint_with_nan_weights_is_one_line_naming_it(tmp_path, capsys):
+    weights = saved_weights(tmp_path / "diverged.pt", lambda tensor: tensor.fill_(float("nan")))
+    assert summarise_two(tmp_path, weights) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"error: {weights}: ") and "NaN or infinite" in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_weights_that_overflow_into_nan_scores_are_one_line_naming_the_checkpoint_and_the_video(tmp_path, capsys):
+    weights = saved_weights(tmp_path / "huge.pt", lambda tensor: tensor.mul_(1e30))     # finite, but not for long
+    assert summarise_two(tmp_path, weights) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"error: {weights}: gives NaN or infinite scores for {tmp_path / 'a.mp4'}")
+    assert not (tmp_path / "out" / "a.json").exists() and not (tmp_path / "out" / "b.json").exists()
+
+
+def test_frames_above_the_pixel_limit_are_refused_by_name(tmp_path, capsys, checkpoint, monkeypatch):
+    import video.io
+
+    monkeypatch.setattr(video.io, "MAX_PIXELS", 64 * 48 - 1)
+    write_planted_video(tmp_path / "huge.mp4", [10, 10])
+    status = summarize.main([str(tmp_path / "huge.mp4"), "--weights", str(checkpoint), "--out", str(tmp_path / "out"),
+                             "--no-pretrained", "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"error: {tmp_path / 'huge.mp4'}: frames of 64×48 (3,072 pixels) are larger than this tool takes" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "huge.json").exists()
+
+
+def test_large_summaries_are_scaled_to_h264s_largest_level_and_encoded_with_few_frames_held():
+    from video.io import ENCODER_FRAME_BUDGET, MAX_SUMMARY_MACROBLOCKS, encoder_options, summary_size
+
+    assert summary_size(1920, 1080) == (1920, 1080) and summary_size(65, 49) == (66, 50)
+    assert summary_size(7680, 4320) == (7680, 4320)                    # 8K UHD fits level 6.2
+    width, height = summary_size(8192, 8192)
+    assert -(-width // 16) * -(-height // 16) <= MAX_SUMMARY_MACROBLOCKS and width == height >= 5900
+    width, height = summary_size(8192, 2000)
+    assert width == 8192 and height == 2000
+    assert encoder_options(1920, 1080) == {"crf": "18", "preset": "fast"}
+    for size in ((7680, 4320), summary_size(8192, 8192)):
+        params = dict(item.split("=") for item in encoder_options(*size)["x264-params"].split(":"))
+        held = int(params["rc-lookahead"]) + int(params["bframes"]) + int(params["ref"])
+        assert params["sliced-threads"] == "1" and held * 4 * size[0] * size[1] <= ENCODER_FRAME_BUDGET
+
+
+def test_a_bad_option_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "summarize.py"), str(tmp_path), "--sample-every", "0"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("summarize.py: error: argument --sample-every: must be at least 1, got 0 "
+                                     "(see --help)")
+
+
+def test_an_unusable_record_is_one_line_and_options_from_the_command_line_ignore_it(tmp_path, capsys, checkpoint):
+    weights = tmp_path / "split1.pt"
+    weights.write_bytes(Path(checkpoint).read_bytes())
+    weights.with_suffix(".json").write_text(json.dumps({"config": "not options"}))
+    write_planted_video(tmp_path / "clip.mp4", [10, 10])
+    common = [str(tmp_path / "clip.mp4"), "--weights", str(weights), "--out", str(tmp_path / "out"),
+              "--no-pretrained", "--device", "cpu", "--quiet"]
+    assert summarize.main(common) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {weights.with_suffix('.json')}: field 'config': expected an object of options, found a "
+                   f"str; pass --options-from command-line to ignore the record")
+    assert summarize.main([*common, "--options-from", "command-line"]) == 0
+    record = json.loads((tmp_path / "out" / "clip.json").read_text())
+    assert record["settings"]["model_options_from"] == "the command line"
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, 130), ("Terminated", 143)])
+def test_ctrl_c_and_sigterm_stop_with_one_line(tmp_path, capsys, monkeypatch, stop, status):
+    from training.signals import Terminated
+
+    def stopped(args):
+        raise Terminated() if stop == "Terminated" else stop()
+
+    monkeypatch.setattr(batch, "run", stopped)
+    assert summarize.main([str(tmp_path), "--out", str(tmp_path / "out")]) == status
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the videos summarised before keep their outputs" in err

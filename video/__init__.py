@@ -1,19 +1,29 @@
 """Summarising your own videos with CSTA: decoding and encoding (PyAV), GoogLeNet features, scoring,
 the per-video pipeline and its outputs.  ``summarize.py`` is the command line; see docs/summarize.md.
+
+The names below are imported on first use, so that ``video.cli`` (the command lines' parser) loads
+without PyAV, numpy or PyTorch and ``--help`` or a bad option answers at once.
 """
 
-from .io import VIDEO_EXTENSIONS, FrameReader, VideoError, VideoInfo, probe, write_summary
-from .pipeline import STAGES, StageTimes, VideoSummary, analyse
+from importlib import import_module
 
-__all__ = [
-    "VIDEO_EXTENSIONS",
-    "VideoError",
-    "VideoInfo",
-    "FrameReader",
-    "probe",
-    "write_summary",
-    "STAGES",
-    "StageTimes",
-    "VideoSummary",
-    "analyse",
-]
+_EXPORTS = {
+    "VIDEO_EXTENSIONS": "io",
+    "VideoError": "io",
+    "VideoInfo": "io",
+    "FrameReader": "io",
+    "probe": "io",
+    "write_summary": "io",
+    "STAGES": "pipeline",
+    "StageTimes": "pipeline",
+    "VideoSummary": "pipeline",
+    "analyse": "pipeline",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'video' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -10,15 +10,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from evaluation.files import write_json_atomically
+from evaluation.files import describe_write_error, write_json_atomically
 from evaluation.summary import shot_lengths
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
-from .io import VIDEO_EXTENSIONS, PartialVideoWarning, VideoError, probe, write_summary
+from .io import (VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size, probe,
+                 write_summary)
 from .pipeline import StageTimes, VideoSummary, analyse
 from .plot import importance_figure
-from .report import summary_record
-from .scoring import CheckpointError, CstaScorer
+from .report import summary_record, warnings_of
+from .scoring import CheckpointError, CstaScorer, NonFiniteScores
 
 SUMMARY_SUFFIX = ".summary.mp4"
 
@@ -28,7 +29,12 @@ class OutputConflict(Exception):
 
 
 def run(args) -> int:
-    """Summarise every input of parsed ``summarize.py`` arguments; the exit status."""
+    """Summarise every input of parsed ``summarize.py`` arguments; the exit status.
+
+    Each input is handled on its own: one that cannot be used is named and the others go on. The
+    status is 0 when every input was summarised, 2 when any could not be (a bad input or a full
+    disk), 1 when any failed for a reason this tool did not foresee.
+    """
     device = _resolve_device(args.device)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -50,7 +56,8 @@ def run(args) -> int:
         print("note: --no-pretrained: GoogLeNet has random weights, so the features barely tell frames apart "
               "and the shots and summaries are meaningless; use it only to try the tool offline")
     try:
-        scorer = CstaScorer(args.weights, device, args.config)
+        scorer = CstaScorer(args.weights, device, args.config,
+                            use_record=getattr(args, "options_from", "checkpoint") == "checkpoint")
         extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained, batch_size=args.batch_size)
     except (CheckpointError, PretrainedWeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -73,7 +80,7 @@ def run(args) -> int:
     claimed: dict[Path, Path] = {}
     times = StageTimes()
     started = time.perf_counter()
-    done = 0
+    done, bugs = 0, 0
     for path in tqdm(videos, desc="videos", unit="video", disable=args.quiet or len(videos) < 2):
         try:
             outputs = plan_outputs(path, out_dir, inputs, claimed)
@@ -85,12 +92,21 @@ def run(args) -> int:
                                   progress=not args.quiet)
             tqdm.write(write_outputs(summary, outputs, settings, times, progress=not args.quiet))
             done += 1
+        except NonFiniteScores as error:           # the checkpoint's fault: every other video would fail too
+            tqdm.write(f"error: {error.checkpoint}: gives NaN or infinite scores for {path} ({error.detail}); "
+                       f"use another checkpoint", file=sys.stderr)
+            return 2
         except (VideoError, OutputConflict) as error:
             failures.append(str(error))
             tqdm.write(f"error: {error}", file=sys.stderr)
+        except OSError as error:                   # a full disk, a folder that went read-only
+            failures.append(f"{path}: {describe_write_error(error)}")
+            tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
         except Exception as error:  # one bad video must not stop the others
+            bugs += 1
             failures.append(f"{path}: {type(error).__name__}: {error}")
-            tqdm.write(f"error: {path}: failed with {type(error).__name__}: {error}", file=sys.stderr)
+            tqdm.write(f"error: {path}: failed with {type(error).__name__}: {error} (a bug in this tool; "
+                       f"please report it)", file=sys.stderr)
 
     times.wall = time.perf_counter() - started
     if args.timings:
@@ -101,7 +117,7 @@ def run(args) -> int:
         print(f"{len(failures)} failed:", file=sys.stderr)
         for failure in failures:
             print(f"  {failure}", file=sys.stderr)
-        return 1
+        return 1 if bugs else 2
     return 0
 
 
@@ -137,6 +153,8 @@ def _opens_as_video(path: Path) -> bool:
     try:
         probe(path)
         return True
+    except FrameTooLarge:
+        return True                 # a video all the same: refused by name when it is summarised
     except VideoError:
         return False
 
@@ -162,27 +180,37 @@ def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Pa
 
 def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dict, times: StageTimes,
                   progress: bool) -> str:
-    """Write the summary video (when any shot fits the budget), the plot and the JSON; describe them."""
+    """Write the summary video (when any shot fits the budget), the plot and the JSON; describe them.
+
+    The JSON comes last, so that it describes files that are all there. When no shot fits, a summary
+    video left in the folder by an earlier run is removed first: the JSON then says there is none.
+    """
     name = summary.info.path.name
     kept = int(summary.keep.sum())
     video_target = outputs["video"] if kept else None
+    written = None
     if video_target is not None:
         with tqdm(total=summary.n_frames, unit="frame", desc=f"{name}: writing summary",
                   disable=not progress, leave=False) as bar:
             with times.measure("encode", summary.n_frames):
-                write_summary(summary.info, video_target, summary.segments(), on_frame=bar.update)
+                written = write_summary(summary.info, video_target, summary.segments(), on_frame=bar.update)
+    else:
+        outputs["video"].unlink(missing_ok=True)
     seconds = sum(end - start for start, end in (summary.shot_span(i) for i in summary.selected))
     importance_figure(outputs["plot"], f"{name}: {len(summary.shots)} shots, "
                       f"{len(summary.selected)} selected ({seconds:.1f} of {summary.duration:.1f} s)",
                       summary.sample_times, summary.step_scores,
                       [summary.shot_span(i) for i in range(len(summary.shots))], summary.selected,
                       summary.duration)
-    write_json_atomically(outputs["json"], summary_record(summary, settings, video_target))
-    written = [p.name for p in (video_target, outputs["json"], outputs["plot"]) if p is not None]
+    write_json_atomically(outputs["json"], summary_record(summary, settings, video_target, written))
+    names = [p.name for p in (video_target, outputs["json"], outputs["plot"]) if p is not None]
     line = (f"{name}: {summary.n_frames} frames, {len(summary.shots)} shots, {len(summary.selected)} "
-            f"selected ({seconds:.1f} s) -> {', '.join(written)}")
-    if summary.warning:
-        line += f"\n  warning: {summary.info.path}: {summary.warning}; summarised the frames that decode"
+            f"selected ({seconds:.1f} s) -> {', '.join(names)}")
+    if written is not None and (written.width, written.height) != even_size(summary.info.width,
+                                                                            summary.info.height):
+        line += f" at {written.width}×{written.height}"
+    for problem in warnings_of(summary, written):
+        line += f"\n  warning: {summary.info.path}: {problem}; summarised what decodes"
     if not kept:
         line += (f"\n  note: no shot fits in {summary.ratio:.0%} of the video ({summary.budget} frames; "
                  f"shortest shot {int(shot_lengths(summary.shots).min())} frames), "

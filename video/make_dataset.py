@@ -11,6 +11,11 @@ the order the videos are given):
 * ``my.json``: the dataset description (``python train.py --datasets my.json``);
 * for ``--format scores``: ``my_anno.tsv``, the annotations in TVSum's layout and in the h5's order.
 
+Every option, video and the annotations are checked before any video is decoded (one line, exit
+status 2), and the files are replaced together: a build that fails, at any point, leaves the
+previous dataset's files exactly as they were. Packets that do not decode are skipped, as
+summarize.py skips them, with a warning that counts them.
+
 The features, the sampling (every ``--sample-every`` frames, as the eccv16 files) and the shots
 (KTS, penalised for the video's full length) are summarize.py's. Two annotation formats:
 
@@ -29,14 +34,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from evaluation.annotations import load_tvsum_annotations
-from evaluation.files import write_atomically, write_json_atomically
+from evaluation.files import OutputLocationError, check_output_folder, describe_write_error, replace_together
 from evaluation.summary import keyshot_summary
+
+from .cli import OneLineParser, non_negative_int, positive_float, positive_int
 
 FORMATS = ("scores", "intervals")
 
@@ -117,73 +126,151 @@ def folds(keys: list[str], count: int, seed: int) -> list[dict[str, list[str]]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m video.make_dataset",
-                                     description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = OneLineParser(prog="python -m video.make_dataset", description=__doc__.split("\n")[0],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("videos", nargs="+", help="video files, in the order of the h5 keys video_1, video_2, ...")
     parser.add_argument("--out", required=True, help="the h5 file to write (its splits and description beside it)")
     parser.add_argument("--annotations", required=True, help="annotation file (see --format)")
     parser.add_argument("--format", choices=FORMATS, default="scores",
                         help="scores: TVSum's ydata-anno.tsv layout; intervals: SumMe-style JSON of selections")
-    parser.add_argument("--folds", type=int, default=5, help="random train/test splits (each video tested once)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds")
-    parser.add_argument("--sample-every", type=int, default=15, help="features of every Nth frame (eccv16: 15)")
-    parser.add_argument("--vmax", type=float, default=1.0, help="KTS penalty weight: larger gives fewer shots")
+    parser.add_argument("--folds", type=positive_int, default=5,
+                        help="random train/test splits (each video tested once): 2 to the number of videos")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the folds")
+    parser.add_argument("--sample-every", type=positive_int, default=15,
+                        help="features of every Nth frame (eccv16: 15)")
+    parser.add_argument("--vmax", type=positive_float, default=1.0, help="KTS penalty weight: larger gives fewer shots")
     parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument("--no-pretrained", action="store_true",
                         help="random GoogLeNet (offline testing only: the features are meaningless)")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    if out.suffix != ".h5":
-        parser.error("--out: expected a path ending in .h5")
+    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
+
     try:
-        return build(args, out)
-    except (AnnotationError, ValueError, OSError) as error:
+        with terminate_as_exception():
+            plan = check(args)
+            return build(args, plan)
+    except (AnnotationError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: {describe_write_error(error)}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as stop:
+        cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{cause}: nothing was written; the previous files (if any) are as they were", file=sys.stderr)
+        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
 
 
-def build(args, out: Path) -> int:
-    import torch
+@dataclass
+class Plan:
+    """What a build will read and write, once every option has been checked."""
 
-    from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
+    out: Path
+    splits: Path
+    anno: Path | None
+    description: Path
+    names: list[str]
+    infos: list
+    annotations: dict
+    device: str
+
+    def targets(self) -> list[Path]:
+        """The files written, in the order they are renamed into place (the description last)."""
+        return [p for p in (self.out, self.splits, self.anno, self.description) if p is not None]
+
+
+def check(args) -> Plan:
+    """Every option, input and output path checked before any work is done (ValueError, one line each).
+
+    A build that fails part-way must not cost the previous dataset, and a mistake in an option must
+    not cost minutes of decoding: the videos are opened (not decoded) and the annotations read here.
+    """
     from .io import VideoError, probe
-    from .pipeline import Sampling, decode_and_embed, video_shots
 
+    out = Path(args.out)
+    if out.suffix != ".h5":
+        raise ValueError(f"--out {out}: expected a path ending in .h5")
+    count = len(args.videos)
+    if not 2 <= args.folds <= count:
+        raise ValueError(f"--folds {args.folds}: need 2 <= folds <= the number of videos ({count})"
+                         + ("; give at least 2 videos" if count < 2 else ""))
+    names = [Path(v).stem for v in args.videos]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"videos: more than one file is named {repeated[0]!r}; annotations are matched by name")
+    plan = Plan(out=out, splits=out.with_name(out.stem + "_splits.json"),
+                anno=out.with_name(out.stem + "_anno.tsv") if args.format == "scores" else None,
+                description=out.with_suffix(".json"), names=names, infos=[], annotations={},
+                device=_device(args.device))
+    inputs = {Path(p).resolve(): p for p in [*args.videos, args.annotations]}
+    for target in plan.targets():
+        if target.resolve() in inputs:
+            raise ValueError(f"--out {out}: refusing to write {target}: that is an input file")
+        if target.is_dir():
+            raise ValueError(f"--out {out}: {target} is a folder")
+    try:
+        check_output_folder(out.parent)
+    except OutputLocationError as error:
+        raise ValueError(f"--out {out}: {error}") from None
     annotations = read_scores(Path(args.annotations)) if args.format == "scores" else \
         read_intervals(Path(args.annotations))
-    names = [Path(v).stem for v in args.videos]
     missing = [n for n in names if n not in annotations]
     if missing:
         raise AnnotationError(f"{args.annotations}: video {missing[0]!r}: no annotations for it "
                               f"(the file names {', '.join(sorted(annotations)[:5])}, ...)")
-    if len(set(names)) != len(names):
-        raise ValueError("videos: two files have the same name; annotations are matched by name")
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
-        ("cpu" if args.device == "auto" else args.device)
     try:
-        extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained)
+        plan.infos = [probe(video) for video in args.videos]
+    except VideoError as error:
+        raise ValueError(str(error)) from None
+    plan.annotations = annotations
+    return plan
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available here (use --device cpu)")
+    return str(device)
+
+
+def build(args, plan: Plan) -> int:
+    from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
+    from .io import PartialVideoWarning, VideoError
+    from .pipeline import Sampling, decode_and_embed, video_shots
+
+    try:
+        extractor = GoogLeNetFeatures(plan.device, pretrained=not args.no_pretrained)
     except PretrainedWeightsUnavailable as error:
         raise ValueError(str(error)) from None
 
     records = []
-    for index, (video, name) in enumerate(zip(args.videos, names), start=1):
+    for index, (video, name, info) in enumerate(zip(args.videos, plan.names, plan.infos), start=1):
         try:
-            info = probe(video)
-            features, picks, frame_times, differences, _ = decode_and_embed(info, extractor,
-                                                                          Sampling(every=args.sample_every))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PartialVideoWarning)        # reported below, with the counts
+                features, picks, frame_times, differences, reader = decode_and_embed(
+                    info, extractor, Sampling(every=args.sample_every))
         except VideoError as error:
             raise ValueError(str(error)) from None
         n_frames = len(frame_times)
         shots = video_shots(features, n_frames, picks, args.vmax, "video", differences)
-        gtscore, users = ground_truth(args.format, annotations[name], n_frames, picks, shots,
+        gtscore, users = ground_truth(args.format, plan.annotations[name], n_frames, picks, shots,
                                       f"{args.annotations}: video {name!r}")
         gtsummary = keyshot_summary(gtscore, shots, n_frames, picks)[picks].astype(np.float32)
         records.append((f"video_{index}", name, features, picks, n_frames, shots, gtscore, gtsummary, users))
         print(f"video_{index}: {video}: {n_frames} frames, {len(picks)} steps, {len(shots)} shots, "
               f"{len(users)} users")
+        if reader.warning:
+            print(f"  warning: {video}: {reader.warning}; its ground truth and features cover the frames that decode")
 
-    def write(file) -> None:
+    def write_h5(file) -> None:
         with h5py.File(file, "w") as h5:
             for key, name, features, picks, n_frames, shots, gtscore, gtsummary, users in records:
                 group = h5.create_group(key)
@@ -198,22 +285,31 @@ def build(args, out: Path) -> int:
                 group["user_summary"] = users
                 group.create_dataset("video_name", data=name, dtype=h5py.string_dtype("utf-8"))
 
-    write_atomically(out, write, mode="w+b")
     keys = [r[0] for r in records]
-    splits = out.with_name(out.stem + "_splits.json")
-    write_json_atomically(splits, folds(keys, args.folds, args.seed))
-    description = {"name": out.stem, "h5": out.name, "splits": splits.name,
+    description = {"name": plan.out.stem, "h5": plan.out.name, "splits": plan.splits.name,
                    "protocol": "TVSum" if args.format == "scores" else "SumMe"}
-    if args.format == "scores":
-        anno = out.with_name(out.stem + "_anno.tsv")
+    writers = {plan.out: write_h5, plan.splits: _text(_json(folds(keys, args.folds, args.seed)))}
+    if plan.anno is not None:
         lines = [f"{name}\tuser\t{','.join(f'{v:g}' for v in row)}\n"
-                 for name in names for row in annotations[name]]
-        write_atomically(anno, lambda f: f.write("".join(lines)), mode="w")
-        description["annotations"] = anno.name
-    described = out.with_suffix(".json")
-    write_json_atomically(described, description)
-    print(f"wrote {out}, {splits.name}, {described.name}: train with `python train.py --datasets {described}`")
+                 for name in plan.names for row in plan.annotations[name]]
+        writers[plan.anno] = _text("".join(lines))
+        description["annotations"] = plan.anno.name
+    writers[plan.description] = _text(_json(description))          # last: it names the others
+    replace_together(writers, mode="w+b")
+    print(f"wrote {plan.out}, {plan.splits.name}, {plan.description.name}: train with "
+          f"`python train.py --datasets {plan.description}`")
     return 0
+
+
+def _json(data) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _text(text: str):
+    def write(file) -> None:
+        file.write(text.encode("utf-8"))
+
+    return write
 
 
 if __name__ == "__main__":

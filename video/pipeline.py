@@ -28,7 +28,7 @@ from tqdm import tqdm
 from evaluation.kts import boundaries, boundaries_to_shots
 from evaluation.summary import frame_scores, select_keyshots, shot_scores, summary_budget
 
-from .io import FrameReader, Segment, VideoInfo, picture_array
+from .io import DecodeReport, FrameReader, Segment, VideoInfo, picture_array
 
 STAGES = ("decode", "features", "kts", "scoring", "encode")
 KTS_PENALTIES = ("video", "samples")
@@ -102,7 +102,10 @@ class VideoSummary:
     budget: int
     """Most frames the summary may hold: ``int(n_frames × ratio)``."""
     warning: str | None = None
-    """Why decoding stopped early, when it did (the summary covers the frames that decoded)."""
+    """What did not decode, when something did not: packets skipped, an early end (the summary covers
+    the frames that decoded)."""
+    decoding: DecodeReport | None = None
+    """The video stream's packets read and skipped."""
 
     @property
     def sample_times(self) -> np.ndarray:
@@ -290,6 +293,7 @@ def analyse(info: VideoInfo, extract: Callable, score: Callable, *, samples_per_
         duration=float(frame_times[-1] + last), sample_frames=sample_frames, step_scores=step_scores, shots=shots,
         shot_scores=shot_scores(frame_scores(step_scores, sample_frames, n_frames), shots),
         selected=selected, keep=keep[:n_frames], budget=summary_budget(shots, ratio), warning=reader.warning,
+        decoding=reader.report,
     )
 
 

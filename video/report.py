@@ -5,13 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from .io import SummaryWritten
 from .pipeline import VideoSummary
 
 
+def warnings_of(summary: VideoSummary, written: SummaryWritten | None) -> list[str]:
+    """What did not decode: the video's problems (from the analysis), then the audio's (from writing)."""
+    found = [summary.warning] if summary.warning else []
+    if written is not None and written.audio is not None:
+        found.extend(written.audio.problems())
+    return found
+
+
 def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
-                   summary_video: Path | None) -> dict[str, Any]:
-    """A JSON-ready description of ``summary``; times in seconds from the frames' timestamps, shot ends inclusive."""
+                   summary_video: Path | None, written: SummaryWritten | None = None) -> dict[str, Any]:
+    """A JSON-ready description of ``summary``; times in seconds from the frames' timestamps, shot ends inclusive.
+
+    ``written`` describes the summary video when one was written (its size, how the audio decoded).
+    """
     selected = set(summary.selected.tolist())
+    problems = warnings_of(summary, written)
     spans = [summary.shot_span(i) for i in range(len(summary.shots))]
     return {
         "input": str(summary.info.path),
@@ -21,7 +34,11 @@ def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
         "height": summary.info.height,
         "rotation": summary.info.rotation,
         "duration_s": summary.duration,
-        "warning": summary.warning,
+        "warning": "; ".join(problems) or None,
+        "decoding": {
+            "video": summary.decoding.record() if summary.decoding is not None else None,
+            "audio": written.audio.record() if written is not None and written.audio is not None else None,
+        },
         "settings": dict(settings),
         "steps": {
             "frames": summary.sample_frames.tolist(),
@@ -47,5 +64,7 @@ def summary_record(summary: VideoSummary, settings: Mapping[str, Any],
             "duration_s": sum(spans[i][1] - spans[i][0] for i in selected),
             "budget_frames": summary.budget,
             "video": summary_video.name if summary_video is not None else None,
+            "width": written.width if written is not None else None,
+            "height": written.height if written is not None else None,
         },
     }
