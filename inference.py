@@ -32,16 +32,6 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     return config_from_arguments(parser, args), args
 
 
-#: How each protocol's F1 compares the summary with the ground truth.
-F1_MEANING = {"f1_max": "best user", "f1_avg": "mean over users", "f1": "against gt_summary"}
-
-
-def _format(metric: str, value):
-    from training.report import f1_percent
-
-    return f1_percent(value) if metric.startswith("f1") else value
-
-
 def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     from model import build_model
     from training import load_bundle, load_checkpoint, score_split
@@ -62,8 +52,9 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         per_video = {v.key: v.metrics for v in videos}
         means = protocol.means(per_video.values())
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means}
-        rows = [(key, *(_format(c, v[c]) for c in columns), v["summary_frames"]) for key, v in per_video.items()]
-        rows.append(("mean", *(_format(c, means[c]) for c in columns), ""))
+        rows = [(key, *(protocol.metric(c).format(v[c]) for c in columns), v["summary_frames"])
+                for key, v in per_video.items()]
+        rows.append(("mean", *(protocol.metric(c).format(means[c]) for c in columns), ""))
         print()
         print(table(("video", *(protocol.headers[c] for c in columns), "summary frames"), rows,
                     title=f"[{spec.name} split {split}] {weights_path}"))
@@ -89,6 +80,24 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
 
 
+def final_table(results: dict, splits) -> str:
+    """Every dataset's means over its splits, and the random-scores baseline, in the columns its protocol reports."""
+    from evaluation.protocols import get_protocol
+    from training.report import table
+
+    protocols = {name: get_protocol(r["protocol"]) for name, r in results.items()}
+    columns = list(dict.fromkeys(c for protocol in protocols.values() for c in protocol.reported))
+    headers = [next("F1 (%)" if c == "f1" else p.metric(c).header for p in protocols.values() if c in p.reported)
+               for c in columns]
+    rows = []
+    for name, r in results.items():
+        protocol = protocols[name]
+        for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
+            rows.append((label, *(protocol.metric(c).format(values[c]) if c in protocol.reported else ""
+                                  for c in columns), protocol.f1_meaning if values is r["final"] else ""))
+    return table(("FINAL", *headers, "F1"), rows, title=f"Mean over splits {', '.join(map(str, splits))}")
+
+
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
     from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
@@ -107,7 +116,6 @@ def _main(config: Config, args) -> int:
     from model import build_model, describe_parameters
     from training import resolve_device
     from training.checkpoints import MissingCheckpoint
-    from training.report import f1_percent, table
     from training.sources import dataset_sources
 
     out = args.out or Path(config.results_dir) / "inference.json"
@@ -123,17 +131,8 @@ def _main(config: Config, args) -> int:
     except (eccv16.DatasetError, MissingCheckpoint, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = []
-    extra = [m for m in ("map50", "map15") if any(m in r["final"] for r in results.values())]
-    for name, r in results.items():
-        convention = r["f1_convention"]
-        for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
-            rows.append((label, values["kendall"], values["spearman"], f1_percent(values[convention]),
-                         *(values.get(m, "") for m in extra),
-                         F1_MEANING[convention] if values is r["final"] else ""))
     print()
-    print(table(("FINAL", "Kendall tau", "Spearman rho", "F1 (%)", *(m.replace("map", "mAP@") for m in extra),
-                 "F1"), rows, title=f"Mean over splits {', '.join(map(str, config.splits))}"))
+    print(final_table(results, config.splits))
     try:
         write_json_atomically(out, {"config": config.to_dict(), "datasets": results})
     except OSError as error:

@@ -164,21 +164,21 @@ def print_summary(results: dict[str, dict[int, dict]], protocols: dict) -> dict[
         if not splits:
             continue
         protocol = protocols[dataset]
-        columns = ["kendall", "spearman", "f1", *(m for m in protocol.metrics if m.startswith("map"))]
-        headers = ["", "epoch", "Kendall tau", "Spearman rho", "F1 (%)", *(protocol.headers[m] for m in columns[3:])]
-        rows = [(f"split {k}", m["epoch"], *(_cell(c, m[c]) for c in columns)) for k, m in sorted(splits.items())]
+        columns = protocol.reported
+        headers = ["", "epoch", *(_header(protocol, c) for c in columns)]
+        rows = [(f"split {k}", m["epoch"], *(protocol.metric(c).format(m[c]) for c in columns))
+                for k, m in sorted(splits.items())]
         final = {key: sum(m[key] for m in splits.values()) / len(splits) for key in columns}
-        rows.append(("mean", "", *(_cell(c, final[c]) for c in columns)))
+        rows.append(("mean", "", *(protocol.metric(c).format(final[c]) for c in columns)))
         print()
         print(table(headers, rows, title=f"{dataset}: kept epochs on the test videos"))
         finals[dataset] = final
     return finals
 
 
-def _cell(metric: str, value: float):
-    from training.report import f1_percent
-
-    return f1_percent(value) if metric == "f1" else value
+def _header(protocol, metric: str) -> str:
+    """A column's header; the literature's F1 is "F1 (%)" whatever the protocol calls it."""
+    return "F1 (%)" if metric == "f1" else protocol.metric(metric).header
 
 
 def output_space(model, config: Config, n_checkpoints: int) -> int:

@@ -29,9 +29,8 @@ from .annotations import SAMPLE_EVERY, default_annotations_path, load_tvsum_anno
 from .files import write_json_atomically
 from .metrics import UndefinedCorrelationWarning
 from .protocols import PROTOCOLS, get_protocol
-from .summary import shot_lengths, summary_budget
+from .summary import shot_lengths
 
-SCHEMA_OF_PROTOCOL = {"SumMe": "eccv16", "TVSum": "eccv16", "MrHiSum": "mrhisum"}
 SUBSETS = ("all", "train", "val", "test")
 
 
@@ -128,9 +127,8 @@ def read_videos(path: Path, keys, protocol) -> dict:
     if missing:
         raise InputError(f"{path}: no such file")
     try:
-        return load_h5(path, keys=keys, feature_dim=None, require_features=protocol.name == "MrHiSum",
-                       require_gtscore=protocol.needs_gtscore, schema=SCHEMA_OF_PROTOCOL[protocol.name],
-                       load_features=False)
+        return load_h5(path, keys=keys, feature_dim=None, require_features=protocol.needs_features,
+                       require_gtscore=protocol.needs_gtscore, schema=protocol.schema, load_features=False)
     except DatasetError as exc:
         message = str(exc)
         if exc.problem.startswith("missing video key"):
@@ -236,9 +234,8 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
                 raise InputError(f"{h5_path}: video {key!r}: {exc}") from None
         notes += [f"{key}: {w.message}" for w in caught if issubclass(w.category, UndefinedCorrelationWarning)]
         if results[key].summary_frames == 0:
-            budget = (int(np.floor(video.n_steps * 0.15)) if protocol.name == "MrHiSum"
-                      else summary_budget(video.change_points))
-            notes.append(f"{key}: empty summary ({empty_summary_cause(video, budget)}); F1 reported as 0")
+            notes.append(f"{key}: empty summary ({empty_summary_cause(video, protocol.budget(video))}); "
+                         f"F1 reported as 0")
     return protocol, results, notes
 
 
@@ -248,7 +245,7 @@ def format_table(protocol, results: dict, means: dict) -> str:
     lines = [head, "-" * len(head)]
 
     def cell(metric, value):
-        return f" {value:12.2f}" if metric.startswith("f1") else f" {value:12.3f}"
+        return f" {value:12.2f}" if protocol.metric(metric).percent else f" {value:12.3f}"
 
     for key, v in results.items():
         row = v.as_dict()

@@ -25,6 +25,10 @@ __all__ = ["VideoScores", "evaluate_video", "mean_scores", "canonical_dataset", 
 
 DATASETS = ("SumMe", "TVSum")
 
+#: What CSTA ranks a summary against for tau and rho: SumMe the mean of the user summaries (the binary
+#: keyshot summary against it), TVSum each annotator's frame scores (the raw step scores against them).
+CORRELATION_REFERENCE = {"SumMe": "mean user summary", "TVSum": "annotators' scores"}
+
 
 def canonical_dataset(name: str) -> str:
     """``'SumMe'`` or ``'TVSum'`` for any capitalisation; ValueError otherwise."""
@@ -117,7 +121,7 @@ def evaluate_video(
         raise ValueError(f"user_summary must have shape (n_users, n_frames), got {users.shape}")
     f1_max, f1_avg = f1_against_users(summary, users)
 
-    if dataset == "SumMe":
+    if CORRELATION_REFERENCE[dataset] == "mean user summary":
         target = users.mean(axis=0)
         length = max(summary.size, target.size)
         pred = np.zeros(length)

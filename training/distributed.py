@@ -129,7 +129,7 @@ class World:
         """Run a collective; when it fails (a rank stopped or died), raise PeerTimeout naming the silent ranks."""
         try:
             return operation(*args)
-        except (RuntimeError, dist.DistError) as error:
+        except (RuntimeError, dist.DistError):
             silent = self.silent_ranks()
             who = f"rank(s) {', '.join(map(str, silent))}" if silent else "another rank"
             raise PeerTimeout(f"rank {self.rank}: {what} failed: no answer from {who} within "

@@ -159,7 +159,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     records = bundle.split(split)
     train_keys = bundle.splits[split - 1].train_keys         # as the split file names them (FILE.h5/KEY too)
     protocol = bundle.protocol
-    select = selection_rule(config.selection, protocol.metrics)
+    select = selection_rule(config.selection, protocol)
     model = place_model(fresh_model(config), device)
     optimizer = make_optimizer(model, config)
     run = SplitRun(config, bundle, split, device, world, model, optimizer, make_schedule(optimizer, config),

@@ -52,9 +52,11 @@ def _always(best: EpochMetrics | None, current: EpochMetrics) -> bool:
     return True
 
 
-def metric_improves(metric: str) -> Callable[[EpochMetrics | None, EpochMetrics], bool]:
-    """Keep the epoch when ``metric`` beats the best so far (which starts at -1)."""
+def metric_improves(metric: str, higher_is_better: bool = True) -> Callable[[EpochMetrics | None, EpochMetrics], bool]:
+    """Keep the epoch when ``metric`` beats the best so far (which starts at -1, or +inf when lower is better)."""
     def rule(best: EpochMetrics | None, current: EpochMetrics) -> bool:
+        if not higher_is_better:
+            return current.value(metric) < (float("inf") if best is None else best.value(metric))
         return current.value(metric) > (-1.0 if best is None else best.value(metric))
     rule.__name__ = f"{metric}_improves"
     return rule
@@ -68,11 +70,12 @@ SELECTION_RULES: dict[str, Callable[[EpochMetrics | None, EpochMetrics], bool]] 
 }
 
 
-def selection_rule(name: str, metrics: tuple[str, ...]) -> Callable[[EpochMetrics | None, EpochMetrics], bool]:
-    """The rule called ``name`` for a protocol with these metrics; ValueError naming the choices otherwise."""
+def selection_rule(name: str, protocol) -> Callable[[EpochMetrics | None, EpochMetrics], bool]:
+    """The rule called ``name`` for a protocol (its declared metrics and their direction); ValueError otherwise."""
     if name in SELECTION_RULES:
         return SELECTION_RULES[name]
+    metrics = protocol.metrics
     if name in metrics:
-        return metric_improves(name)
+        return metric_improves(name, protocol.metric(name).higher_is_better)
     raise ValueError(f"selection: {name!r} is not one of {', '.join((*SELECTION_RULES, *metrics))} "
                      f"for this dataset's protocol")
