@@ -105,26 +105,26 @@ def from_description(path: str | Path) -> DatasetSpec:
     from evaluation.protocols import get_protocol      # scipy: loaded when a description is read, not for --help
 
     try:
-        protocol = get_protocol(data["protocol"]).name
+        scoring = get_protocol(data["protocol"])
     except ValueError as error:
         raise DatasetError(path, str(error), field="protocol") from None
-    schema = _text_field(path, data, "schema") if "schema" in data else (
-        "mrhisum" if protocol == "MrHiSum" else "eccv16")
+    protocol = scoring.name
+    schema = _text_field(path, data, "schema") if "schema" in data else scoring.schema
     if schema not in SCHEMAS:
         raise DatasetError(path, f"{schema!r} is not one of {', '.join(SCHEMAS)}", field="schema")
-    if protocol == "MrHiSum" and schema != "mrhisum":
-        raise DatasetError(path, f"{schema!r} cannot be scored with the MrHiSum protocol, which scores one "
-                                 f"step per second: use \"schema\": \"mrhisum\"", field="schema")
+    if scoring.needs_features and schema != scoring.schema:
+        raise DatasetError(path, f"{schema!r} cannot be scored with the {protocol} protocol, which scores one "
+                                 f"step per second: use \"schema\": \"{scoring.schema}\"", field="schema")
     name = _folder_name(path, data["name"].strip())
     files = {field: _path_field(path, data, field) for field in ("h5", "splits")}
     annotations = None
     if "annotations" in data:
-        if protocol != "TVSum":
+        if not scoring.needs_annotations:
             raise DatasetError(path, f"only the TVSum protocol reads annotations (this dataset is scored with "
                                      f"{protocol}'s)", field="annotations")
         annotations = _path_field(path, data, "annotations")
-    elif protocol == "TVSum":
-        raise DatasetError(path, "the TVSum protocol scores tau and rho against the annotators' frame scores: "
+    elif scoring.needs_annotations:
+        raise DatasetError(path, f"the {protocol} protocol scores tau and rho against the annotators' frame scores: "
                                  "name their file (ydata-anno.tsv layout; for the real TVSum videos, "
                                  "data/ydata-anno.tsv.gz)", field="annotations")
     return DatasetSpec(name, protocol, files["h5"], files["splits"], schema=schema,
