@@ -89,3 +89,14 @@ def test_the_command_writes_the_comparison_and_refuses_in_one_line(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'bad.json'}: not JSON")
     assert main([str(a), str(tmp_path / "missing.json")]) == 2
+
+
+def test_performance_over_random_divides_each_splits_f1_by_the_random_one():
+    from evaluation.over_random import performance_over_random
+
+    result = performance_over_random({"1": 50.0, "2": 40.0}, {"1": 40.0, "2": 40.0})
+    assert result["per_split"] == {"1": 125.0, "2": 100.0}
+    assert result["mean"] == 112.5
+    assert performance_over_random([30.0], [0.0]) == {"per_split": {1: None}, "mean": None}
+    with pytest.raises(ValueError, match="same splits"):
+        performance_over_random({"1": 1.0}, {"2": 1.0})
