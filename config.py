@@ -59,6 +59,13 @@ class Config(ModelOptions):
                           "augmented / transfer splits (OVP, YouTube and the other dataset added)",
                           choices=SETTINGS, role="training", scoring=True)
     pretrained: bool = option(True, "initialise the CNN with torchvision's ImageNet weights", role="training")
+    select_on: str = option("test", "videos the kept epoch is chosen on: the split's test videos (test, the "
+                            "original's protocol) or validation videos carved from its training videos, seeded by "
+                            "the seed and the split, never trained on (validation); Mr.HiSum has its own",
+                            choices=("test", "validation"), role="training")
+    validation_fraction: float = option(0.2, "with --select-on validation: the share of each split's training "
+                                        "videos held out for selection (SumMe 16 + 4, TVSum 32 + 8)",
+                                        role="training")
     selection: str = option("kendall_and_spearman", "checkpoint kept: when mean tau AND rho both improve "
                             "(the original's rule), when F1 improves, the last epoch, or when the named metric "
                             "of the dataset's protocol improves", choices=SELECTION_RULES + SELECTION_METRICS,
@@ -108,11 +115,13 @@ class Config(ModelOptions):
         _check_int(self, "videos_per_step", minimum=0)
         _check_int(self, "progress_every", minimum=0)
         _check_int(self, "collective_timeout", minimum=1)
-        for name in ("learning_rate", "weight_decay"):
+        for name in ("learning_rate", "weight_decay", "validation_fraction"):
             if not isinstance(getattr(self, name), (int, float)) or isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected a number, got {getattr(self, name)!r}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate: must be a positive number, got {self.learning_rate!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction: must be in (0, 1), got {self.validation_fraction!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"weight_decay: must be >= 0, got {self.weight_decay!r}")
         for name in ("pretrained", "deterministic", "amp", "per_video_rng", "streaming"):

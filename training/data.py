@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -51,6 +52,12 @@ class DatasetBundle:
                    for keys in (split.train_keys, split.selection_keys, split.test_keys)]
         return SplitRecords(*records)
 
+    def with_validation(self, fraction: float, seed: int) -> "DatasetBundle":
+        """This dataset with validation videos carved from each split's training videos (see ``carve_validation``);
+        splits that have their own validation videos (Mr.HiSum) keep them."""
+        return dataclasses.replace(self, splits=[split if split.val_keys else carve_validation(split, fraction, seed)
+                                                 for split in self.splits])
+
     def annotations_for(self, key: str) -> np.ndarray | None:
         if self.annotations is None:
             return None
@@ -63,6 +70,22 @@ class DatasetBundle:
         if self.spec.fraction_base is not None:
             return self.spec.fraction_base
         return sum(1 for key in self.videos if "/" not in key)
+
+
+def carve_validation(split: eccv16.Split, fraction: float, seed: int) -> eccv16.Split:
+    """The split with ``round(fraction * n)`` of its n training videos moved to its validation videos.
+
+    Drawn by numpy's ``SeedSequence([seed, split number])``: the same videos on every device, thread
+    count and number of ranks. The training videos keep their order; at least one video stays on each side.
+    """
+    keys = list(split.train_keys)
+    count = min(max(1, round(fraction * len(keys))), len(keys) - 1)
+    if count < 1:
+        raise ValueError(f"validation_fraction: {split.label} has {len(keys)} training video(s), too few to hold "
+                         f"any out for validation")
+    chosen = set(np.random.default_rng([seed, split.number]).choice(len(keys), size=count, replace=False).tolist())
+    return dataclasses.replace(split, train_keys=tuple(k for i, k in enumerate(keys) if i not in chosen),
+                               val_keys=tuple(k for i, k in enumerate(keys) if i in chosen))
 
 
 def annotations_path(data_dir: str | Path) -> Path:
