@@ -6,7 +6,8 @@ and the users' keyshot summaries (`user_summary`). `load_h5` reads a file once, 
 keeps the videos in memory as `VideoRecord`s; every problem is reported as a `DatasetError`
 naming the file, the video and the field. `gtsummary`, `n_frame_per_seg`, `n_steps` and
 `video_name` may be absent (they are derived, or None); the other fields are required because
-training and the evaluation protocol read them. Only numpy and h5py are needed.
+training and the evaluation protocol read them. `write_eccv16` writes files in the same schema (the
+demo data, datasets built from your own videos). Only numpy and h5py are needed.
 """
 from __future__ import annotations
 
@@ -191,7 +192,7 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
     _check_is_hdf5(path)
     try:
         with h5py.File(path, "r") as h5:
-            wanted = _natural_sorted(h5.keys()) if keys is None else list(keys)
+            wanted = natural_sorted(h5.keys()) if keys is None else list(keys)
             read = SCHEMAS[schema]
             videos = {key: read(_FieldReader.open(h5, key, path), feature_dim, require_features,
                                 require_gtscore, load_features)
@@ -221,10 +222,14 @@ def _check_is_hdf5(path: Path) -> None:
         raise DatasetError(path, "is not an HDF5 file")
 
 
-def _natural_sorted(keys: Iterable[str]) -> list[str]:
+def natural_key(name: str) -> list:
+    """The sort key that puts video_2 before video_10: the digit runs of a name compared as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def natural_sorted(keys: Iterable[str]) -> list[str]:
     """video_2 before video_10."""
-    return sorted(keys, key=lambda key: [int(part) if part.isdigit() else part
-                                         for part in re.split(r"(\d+)", key)])
+    return sorted(keys, key=natural_key)
 
 
 def _read_eccv16_video(reader: "_FieldReader", feature_dim: Optional[int], require_features: bool,
@@ -336,7 +341,7 @@ class _FieldReader:
                                video=str(key))
         if key not in h5:
             raise DatasetError(path, "missing video key (the file has "
-                               f"{len(h5.keys())} videos: {_preview(_natural_sorted(h5.keys()))})",
+                               f"{len(h5.keys())} videos: {_preview(natural_sorted(h5.keys()))})",
                                video=key)
         group = h5[key]
         if not isinstance(group, h5py.Group):
@@ -576,6 +581,60 @@ def _check_common_feature_width(videos: Mapping[str, VideoRecord], path: Path) -
             raise DatasetError(path, f"wrong shape {record.features.shape}: expected width {width} "
                                      f"like video '{with_features[0].key}'",
                                video=record.key, field="features")
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def write_eccv16(target, videos: Iterable[Union[Mapping, VideoRecord]], *, attrs: Optional[Mapping] = None,
+                 text_encoding: str = "utf-8") -> None:
+    """Write videos as the groups of an eccv16 h5 file, the layout :func:`load_h5` reads.
+
+    target: a path or a binary file object (a new file is written there), or an open ``h5py.Group``
+        that the video groups are added to.
+    videos: per video a mapping (or a :class:`VideoRecord`) with ``key``, ``features``, ``gtscore``,
+        ``gtsummary``, ``change_points``, ``n_frames``, ``picks``, ``user_summary`` and ``video_name``;
+        ``features``, ``gtscore``, ``gtsummary`` and ``video_name`` are left out when None. ``n_steps`` and
+        ``n_frame_per_seg`` are derived from ``picks`` and ``change_points``.
+    attrs: attributes of the file itself (a path or file object only).
+    text_encoding: the string type of ``video_name``, 'utf-8' or 'ascii'.
+
+    Arrays are stored as the eccv16 files hold them: float32 features, scores and summaries, int64
+    shots, frame indices and counts.
+    """
+    if isinstance(target, h5py.Group):
+        if attrs:
+            raise ValueError("attrs: set a group's attributes on the group itself")
+        _write_eccv16_groups(target, videos, text_encoding)
+        return
+    with h5py.File(target, "w") as h5:
+        for name, value in (attrs or {}).items():
+            h5.attrs[name] = value
+        _write_eccv16_groups(h5, videos, text_encoding)
+
+
+def _write_eccv16_groups(h5: h5py.Group, videos, text_encoding: str) -> None:
+    for video in videos:
+        fields = video if isinstance(video, Mapping) else {f.name: getattr(video, f.name)
+                                                          for f in dataclasses.fields(video)}
+        change_points = np.asarray(fields["change_points"], dtype=np.int64)
+        picks = np.asarray(fields["picks"], dtype=np.int64)
+        group = h5.create_group(fields["key"])
+        if fields.get("features") is not None:
+            group.create_dataset("features", data=np.asarray(fields["features"], dtype=np.float32))
+        if fields.get("gtscore") is not None:
+            group.create_dataset("gtscore", data=np.asarray(fields["gtscore"], dtype=np.float32))
+        if fields.get("gtsummary") is not None:
+            group.create_dataset("gtsummary", data=np.asarray(fields["gtsummary"], dtype=np.float32))
+        group.create_dataset("change_points", data=change_points)
+        group.create_dataset("n_frame_per_seg", data=change_points[:, 1] - change_points[:, 0] + 1)
+        group.create_dataset("n_frames", data=np.int64(fields["n_frames"]))
+        group.create_dataset("n_steps", data=np.int64(len(picks)))
+        group.create_dataset("picks", data=picks)
+        group.create_dataset("user_summary", data=np.asarray(fields["user_summary"], dtype=np.float32))
+        if fields.get("video_name") is not None:
+            group.create_dataset("video_name", data=fields["video_name"], dtype=h5py.string_dtype(text_encoding))
 
 
 # ---------------------------------------------------------------------------------------------

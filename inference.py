@@ -34,9 +34,11 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
 
 def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     from model import build_model
-    from training import load_bundle, load_checkpoint, score_split
-    from training.checkpoints import checkpoint_paths, config_for_checkpoint, load_model_weights, read_record
+    from storage.checkpoints import (checkpoint_paths, config_for_checkpoint, load_checkpoint, load_model_weights,
+                                     read_record)
+    from training.data import load_bundle
     from training.report import table
+    from training.scoring import score_split
 
     bundle = load_bundle(spec, streaming=config.streaming)
     protocol = bundle.protocol
@@ -69,12 +71,13 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     """The same test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
 
-    from training.scoring import evaluate_record
+    from evaluation.protocols import evaluate_record
 
     rng = np.random.default_rng(seed)
     per_split = []
     for split in splits:
-        scores = [evaluate_record(bundle, record, rng.random(record.n_steps))
+        scores = [evaluate_record(bundle.protocol, record, rng.random(record.n_steps),
+                                  bundle.annotations_for(record.key))
                   for record in bundle.split(split).test for _ in range(draws)]
         per_split.append(bundle.protocol.means(scores))
     return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
@@ -112,10 +115,10 @@ def main(argv=None) -> int:
 
 def _main(config: Config, args) -> int:
     import dataset as eccv16
-    from evaluation.files import check_output_folder, describe_write_error, write_json_atomically
     from model import build_model, describe_parameters
-    from training import resolve_device
-    from training.checkpoints import MissingCheckpoint
+    from model.device import resolve_device
+    from storage.checkpoints import MissingCheckpoint
+    from storage.files import check_output_folder, describe_write_error, write_json_atomically
     from training.sources import dataset_sources
 
     out = args.out or Path(config.results_dir) / "inference.json"

@@ -52,9 +52,9 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
     """Train one split and write its checkpoint; runs in this process or in a worker (which reads the data)."""
     import torch
 
-    from training import library_versions, load_bundle, resolve_device, save_checkpoint, train_split
-    from training import training_fingerprint
-    from training.checkpoints import progress_path
+    from model.device import resolve_device
+    from storage.checkpoints import progress_path, save_checkpoint, training_fingerprint
+    from training import library_versions, load_bundle, train_split
     from training.distributed import World
 
     world = world or World()
@@ -91,8 +91,7 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
     import torch
     from tqdm.auto import tqdm
 
-    from training import checkpoint_paths, split_is_finished, training_fingerprint
-    from training.checkpoints import read_record
+    from storage.checkpoints import checkpoint_paths, read_record, split_is_finished, training_fingerprint
     from training.distributed import World
 
     world = world or World()
@@ -194,7 +193,7 @@ def output_space(model, config: Config, n_checkpoints: int) -> int:
 
 def check_outputs(model, config: Config, specs) -> None:
     """Every folder the run writes into exists or can be made, takes files and has room, before any training."""
-    from evaluation.files import check_output_folder
+    from storage.files import check_output_folder
 
     n_checkpoints = len(specs) * len(config.splits) * config.runs
     check_output_folder(config.weights_dir, output_space(model, config, n_checkpoints),
@@ -212,11 +211,11 @@ def _exists(path: Path) -> bool:
 
 
 def check_progress_files(config: Config, specs) -> None:
-    """Refuse, before any training, a progress file that would run code (``training.checkpoints.UnsafeFile``).
+    """Refuse, before any training, a progress file that would run code (``storage.checkpoints.UnsafeFile``).
 
     Damaged files and files of other options are left to the split itself, which says what it does.
     """
-    from training.checkpoints import DamagedProgress, progress_path, read_progress_file
+    from storage.checkpoints import DamagedProgress, progress_path, read_progress_file
 
     for run in range(config.runs):
         run_config = run_directories(config, run)
@@ -248,8 +247,9 @@ def main(argv=None) -> int:
 def _main(config: Config, args) -> int:
     import dataset as eccv16
     from model import PretrainedWeightsUnavailable, build_model, describe_parameters
-    from evaluation.files import describe_write_error, write_json_atomically
-    from training import load_bundle, resolve_device
+    from model.device import resolve_device
+    from storage.files import describe_write_error, write_json_atomically
+    from training import load_bundle
     from training.distributed import PeerTimeout, World
     from training.lock import FolderInUse, RunLock
     from training.sources import dataset_sources
@@ -328,7 +328,7 @@ def _main(config: Config, args) -> int:
 
 
 def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str]) -> None:
-    from evaluation.files import write_json_atomically
+    from storage.files import write_json_atomically
     from training.report import mean_and_std, table
 
     rows, summary = [], {}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's checks on a CUDA machine, in one call (under 8 minutes on one H100/H200):
-#   1. benchmark.py on the GPU: the training loops in fp32, and the bf16 row;
+#   1. benchmarks.training_speed on the GPU: the training loops in fp32, and the bf16 row;
 #   2. the same split trained twice with --deterministic: equal weight hashes;
 #   3. data-parallel training with torchrun over the GPUs present (NCCL; one GPU: 1 rank);
 #   4. the paper's 2 x 5 x 100 protocol timed on generated full-size SumMe/TVSum-shaped data for each
@@ -31,8 +31,8 @@ for i in range(torch.cuda.device_count()):
 print(f"CPU: {platform.processor() or platform.machine()}")
 EOF
 
-echo "== 1. benchmark.py on $DEVICE (fp32 and, on CUDA, bf16)"
-"$PYTHON" benchmark.py --device "$DEVICE" --steps "$STEPS" --repeats "$REPEATS" --lengths $LENGTHS \
+echo "== 1. benchmarks.training_speed on $DEVICE (fp32 and, on CUDA, bf16)"
+"$PYTHON" -m benchmarks.training_speed --device "$DEVICE" --steps "$STEPS" --repeats "$REPEATS" --lengths $LENGTHS \
   --out "$WORK/benchmark.json"
 
 echo "== 2. two --deterministic trainings of the demo's SumMe split 1"

@@ -1,6 +1,6 @@
 """Kernel temporal segmentation: speed against the original, and a long sequence.
 
-Times :func:`evaluation.kts.boundaries` on the fixture cases of ``tests/fixtures/kts_reference.json``
+Times :func:`video.kts.boundaries` on the fixture cases of ``tests/fixtures/kts_reference.json``
 (whose ``seconds`` were measured with the original KTS on this machine, progress bars included),
 checks the change points, and times a plain-loop transcription of the original programme (no
 progress bars) on the same inputs now, so that the speed-up is also measured under today's load.
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evaluation.kts import EXACT_LIMIT, boundaries  # noqa: E402
+from video.kts import EXACT_LIMIT, boundaries  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

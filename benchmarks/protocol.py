@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import demo_data  # noqa: E402
+import demo  # noqa: E402
 
 #: Steps per video in the real files (every 15th frame): SumMe 25 videos of 60-700, TVSum 50 of 80-1,500.
 SHAPES = {"SumMe": {"n_videos": 25, "min_steps": 60, "max_steps": 700},
@@ -34,7 +34,7 @@ def generate(folder: Path, shapes: dict) -> Path:
     data = folder / "data"
     (data / "splits").mkdir(parents=True)
     for name, shape in shapes.items():
-        made = demo_data.make_demo_dataset(folder / f"generated_{name}", **shape)
+        made = demo.make_demo_dataset(folder / f"generated_{name}", **shape)
         shutil.copyfile(made.h5_path(name), data / f"eccv16_dataset_{name.lower()}_google_pool5.h5")
         shutil.copyfile(made.splits_path(name), data / "splits" / f"{name}_splits.txt")
         if name == "TVSum":

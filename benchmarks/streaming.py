@@ -34,7 +34,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import cpu_model  # noqa: E402
-from demo_mrhisum import write_video  # noqa: E402
+from demo.mrhisum import write_video  # noqa: E402
+from storage.files import write_atomically  # noqa: E402
 
 
 #: Steps per generated video: Mr.HiSum's videos are 1 step per second, mostly 2-7 minutes long.
@@ -48,16 +49,19 @@ def write_large_file(folder: Path, gigabytes: float, seed: int = 0) -> tuple[Pat
             return path, sorted(h5.keys())
     rng = np.random.default_rng(seed)
     direction = (0.1 * rng.standard_normal(1024)).astype(np.float32)
-    temporary = folder / f".{path.name}.tmp"
-    written, keys, started = 0, [], time.perf_counter()
-    with h5py.File(temporary, "w") as h5:
-        while written < gigabytes * 1e9:
-            key = f"video_{len(keys) + 1}"
-            n = int(rng.integers(STEPS[0], STEPS[1] + 1))
-            write_video(h5, key, rng, n, direction)
-            written += n * 1024 * 4
-            keys.append(key)
-    os.replace(temporary, path)
+    keys, started = [], time.perf_counter()
+
+    def write(file) -> None:
+        written = 0
+        with h5py.File(file, "w") as h5:
+            while written < gigabytes * 1e9:
+                key = f"video_{len(keys) + 1}"
+                n = int(rng.integers(STEPS[0], STEPS[1] + 1))
+                write_video(h5, key, rng, n, direction)
+                written += n * 1024 * 4
+                keys.append(key)
+
+    write_atomically(path, write, mode="w+b")
     print(f"wrote {path} ({path.stat().st_size / 1e9:.2f} GB, {len(keys)} videos) in "
           f"{time.perf_counter() - started:.0f} s")
     return path, keys

@@ -7,7 +7,7 @@ with ``git worktree add``), with that checkout; both with random GoogLeNet weigh
 (``--no-pretrained``: the same network and cost as the ImageNet weights, no download). Prints each
 run's per-stage table and its total wall time.
 
-    python -m benchmarks.summarize [--minutes 10] [--fps 30] [--size 640x360] [--baseline /tmp/csta-before]
+    python -m benchmarks.summarize_speed [--minutes 10] [--fps 30] [--size 640x360] [--baseline /tmp/csta-before]
 """
 
 from __future__ import annotations
@@ -29,14 +29,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import cpu_model  # noqa: E402
+from storage.files import write_atomically  # noqa: E402
 
 
 def generate(path: Path, minutes: float, fps: int, width: int, height: int, seed: int = 0) -> None:
+    write_atomically(path, lambda file: _encode(file, minutes, fps, width, height, seed), mode="w+b")
+
+
+def _encode(file, minutes: float, fps: int, width: int, height: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     frames = int(minutes * 60 * fps)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with av.open(str(temporary), "w", format="mp4") as container:
+    with av.open(file, "w", format="mp4") as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "veryfast", "crf": "23"}
@@ -65,7 +69,6 @@ def generate(path: Path, minutes: float, fps: int, width: int, height: int, seed
             chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
             container.mux(audio.encode(chunk))
         container.mux(audio.encode(None))
-    os.replace(temporary, path)
 
 
 def checkpoint(path: Path) -> Path:

@@ -1,7 +1,7 @@
 """Measure training and evaluation speed side by side on this machine, and project the paper's protocol.
 
-    python benchmark.py                 # CPU, and the GPU when there is one
-    python benchmark.py --device cpu --repeats 5 --out results/benchmark.json
+    python -m benchmarks.training_speed                 # CPU, and the GPU when there is one
+    python -m benchmarks.training_speed --device cpu --repeats 5 --out results/benchmark.json
 
 Training is timed on synthetic videos of SumMe's and TVSum's average lengths, for two loops run
 alternately on the same weights and data:
@@ -33,14 +33,19 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-import evaluation
-from benchmarks.machine import cpu_model
-from config import Config
-from model import build_model
-from evaluation.files import write_json_atomically
-from training.distributed import BatchNormReplay, World
-from training.step import make_optimizer, place_model, train_step
-from training.report import table
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import evaluation  # noqa: E402
+from benchmarks.machine import cpu_model  # noqa: E402
+from config import Config  # noqa: E402
+from model import build_model  # noqa: E402
+from model.device import resolve_device  # noqa: E402
+from storage.files import write_json_atomically  # noqa: E402
+from training.distributed import BatchNormReplay, World  # noqa: E402
+from training.report import table  # noqa: E402
+from training.step import make_optimizer, place_model, train_step  # noqa: E402
 
 #: Average steps per video (2 fps) of the eccv16 files: SumMe ~2.4 min, TVSum ~4.2 min per video.
 SHAPES = {"SumMe": 290, "TVSum": 500}
@@ -301,13 +306,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results") / "benchmark.json")
     args = parser.parse_args(argv)
     SHAPES.update(SumMe=args.lengths[0], TVSum=args.lengths[1])
-    devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": ["cuda" if torch.cuda.is_available() else "cpu"],
-               "all": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}[args.device]
+    present = resolve_device("auto")
+    devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": [present.type],
+               "all": ["cpu"] + (["cuda"] if present.type == "cuda" else [])}[args.device]
     results = {}
     for name in devices:
-        results[name] = run(torch.device(name), args.steps, args.repeats)
+        results[name] = run(resolve_device(name), args.steps, args.repeats)
         print_report(results[name])
-    write_json_atomically(args.out, {"command": " ".join(["python", "benchmark.py", *sys.argv[1:]]),
+    write_json_atomically(args.out, {"command": " ".join(["python", "-m", "benchmarks.training_speed",
+                                                          *sys.argv[1:]]),
                                      "results": results})
     print(f"\nwritten to {args.out}")
     return 0

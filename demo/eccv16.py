@@ -13,30 +13,30 @@ From the importance the generator derives what the real files hold:
   `ydata-anno.tsv` format), their keyshot selections as `user_summary`, and `gtscore` = the mean
   annotator score at the picks, scaled to [0, 1].
 Generation is deterministic for a seed, byte for byte, and takes well under a second.
+
+    python -m demo.eccv16 [OUT_DIR]          # default: data/demo
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterable, Optional, Union
 
 import h5py
 import numpy as np
 
-from dataset import DATASET_NAMES, FEATURE_DIM, canonical_dataset_name, splits_path
-from evaluation.files import write_atomically
+from dataset import DATASET_NAMES, FEATURE_DIM, canonical_dataset_name, splits_path, write_eccv16
 from evaluation.knapsack import knapsack
+from storage.files import write_atomically
 
 PathLike = Union[str, Path]
 
 DEMO_GENERATOR_VERSION = 2
 """Raise when the generated data changes, so that `ensure_demo_dataset` regenerates old copies."""
 
-DEFAULT_DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 FRAMES_PER_STEP = 15
 SUMMARY_BUDGET = 0.15
@@ -288,26 +288,18 @@ def _tvsum_annotator_scores(rng: np.random.Generator, video: _VideoContent, n_an
 # eccv16 groups
 
 
-def _write_video(h5: h5py.File, key: str, video_name: str, video: _VideoContent,
-                 gtscore: np.ndarray, user_summary: np.ndarray) -> None:
-    """One group with the fields, dtypes and shapes of the eccv16 files."""
+def _eccv16_video(key: str, video_name: str, video: _VideoContent, gtscore: np.ndarray,
+                  user_summary: np.ndarray) -> dict:
+    """One video's fields as the eccv16 files hold them (``dataset.write_eccv16`` writes them)."""
     gtsummary = _keyshot_summary(video.frame_values(gtscore), video.change_points)[video.picks]
-    group = h5.create_group(key)
-    group.create_dataset("features", data=video.features)
-    group.create_dataset("gtscore", data=gtscore.astype(np.float32))
-    group.create_dataset("gtsummary", data=gtsummary.astype(np.float32))
-    group.create_dataset("change_points", data=video.change_points.astype(np.int64))
-    group.create_dataset("n_frame_per_seg", data=video.shot_lengths.astype(np.int64))
-    group.create_dataset("n_frames", data=np.int64(video.n_frames))
-    group.create_dataset("n_steps", data=np.int64(len(video.picks)))
-    group.create_dataset("picks", data=video.picks.astype(np.int64))
-    group.create_dataset("user_summary", data=user_summary.astype(np.float32))
-    group.create_dataset("video_name", data=video_name, dtype=h5py.string_dtype("ascii"))
+    return {"key": key, "video_name": video_name, "features": video.features, "gtscore": gtscore,
+            "gtsummary": gtsummary, "change_points": video.change_points, "n_frames": video.n_frames,
+            "picks": video.picks, "user_summary": user_summary}
 
 
 def _write_summe_like(path: Path, seeds: list[np.random.SeedSequence], world: _World,
                       params: DemoParameters) -> None:
-    with _h5_for_writing(path, params) as h5:
+    def videos():
         for index, seed in enumerate(seeds, start=1):
             rng = np.random.default_rng(seed)
             video = _make_video(rng, world, params)
@@ -316,14 +308,16 @@ def _write_summe_like(path: Path, seeds: list[np.random.SeedSequence], world: _W
             user_summary = np.array([_top_frames_summary(view, budget)
                                      for view, budget in zip(views, budgets)])
             gtscore = _min_max(views.mean(axis=0)[video.picks])
-            _write_video(h5, f"video_{index}", f"summe_demo_{index:02d}", video, gtscore,
-                         user_summary)
+            yield _eccv16_video(f"video_{index}", f"summe_demo_{index:02d}", video, gtscore, user_summary)
+
+    _write_h5(path, videos(), params)
 
 
 def _write_tvsum_like(path: Path, annotation_path: Path, seeds: list[np.random.SeedSequence],
                       youtube_ids: list[str], world: _World, params: DemoParameters) -> None:
     rows = []
-    with _h5_for_writing(path, params) as h5:
+
+    def videos():
         for index, (seed, youtube_id) in enumerate(zip(seeds, youtube_ids), start=1):
             rng = np.random.default_rng(seed)
             video = _make_video(rng, world, params)
@@ -331,9 +325,11 @@ def _write_tvsum_like(path: Path, annotation_path: Path, seeds: list[np.random.S
             user_summary = np.array([_keyshot_summary(row.astype(np.float64), video.change_points)
                                      for row in scores])
             gtscore = _min_max(scores.mean(axis=0)[video.picks])
-            _write_video(h5, f"video_{index}", youtube_id, video, gtscore, user_summary)
             category = TVSUM_CATEGORIES[(index - 1) % len(TVSUM_CATEGORIES)]
             rows.extend(f"{youtube_id}\t{category}\t{','.join(map(str, row))}\n" for row in scores)
+            yield _eccv16_video(f"video_{index}", youtube_id, video, gtscore, user_summary)
+
+    _write_h5(path, videos(), params)
     _write_text(annotation_path, "".join(rows))
 
 
@@ -363,22 +359,11 @@ def _split_lines(rng: np.random.Generator, dataset_name: str, params: DemoParame
 # files
 
 
-@contextmanager
-def _h5_for_writing(path: Path, params: DemoParameters) -> Iterator[h5py.File]:
-    """An h5 file written under a temporary name and moved into place once complete."""
-    temporary = _temporary_name(path)
-    try:
-        with h5py.File(temporary, "w") as h5:
-            h5.attrs["demo_generator_version"] = DEMO_GENERATOR_VERSION
-            h5.attrs["demo_parameters"] = _parameters_json(params)
-            yield h5
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _temporary_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _write_h5(path: Path, videos: Iterable[dict], params: DemoParameters) -> None:
+    """An eccv16 file with the generator's version and parameters, written whole or not at all."""
+    attrs = {"demo_generator_version": DEMO_GENERATOR_VERSION, "demo_parameters": _parameters_json(params)}
+    write_atomically(path, lambda file: write_eccv16(file, videos, attrs=attrs, text_encoding="ascii"),
+                     mode="w+b")
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -7,21 +7,20 @@ at one step per second, ``gtscore`` (n,) in [0, 1] with max 1, ``change_points``
 The features carry the score along a hidden direction, so a model can learn it. The split file is
 Mr.HiSum's ``{"train_keys", "val_keys", "test_keys"}``.
 
-    python demo_mrhisum.py OUT_DIR [--videos N] [--min-steps A] [--max-steps B] [--seed S]
+    python -m demo.mrhisum OUT_DIR [--videos N] [--min-steps A] [--max-steps B] [--seed S]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from evaluation.files import write_atomically, write_json_atomically
 from evaluation.mrhisum import mrhisum_summary
+from storage.files import write_atomically, write_json_atomically
 
 FEATURE_DIM = 1024
 
@@ -93,7 +92,8 @@ def make_mrhisum_like(out_dir: str | Path, n_videos: int = 30, min_steps: int = 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Write a synthetic dataset in Mr.HiSum's h5 schema.")
+    parser = argparse.ArgumentParser(prog="python -m demo.mrhisum",
+                                     description="Write a synthetic dataset in Mr.HiSum's h5 schema.")
     parser.add_argument("out_dir")
     parser.add_argument("--videos", type=int, default=30)
     parser.add_argument("--min-steps", type=int, default=20)

@@ -18,15 +18,16 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from dataset import natural_key
+from storage.files import write_json_atomically
+
 from .annotations import SAMPLE_EVERY, default_annotations_path, load_tvsum_annotations
-from .files import write_json_atomically
 from .metrics import UndefinedCorrelationWarning
 from .protocols import PROTOCOLS, get_protocol
 from .summary import shot_lengths
@@ -40,10 +41,6 @@ class InputError(Exception):
     def __init__(self, message: str):
         super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
                                  for c in message))
-
-
-def _natural_key(name: str):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 #: Scores are computed in float32, as the original does: a larger magnitude would become infinite.
@@ -184,7 +181,7 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
     protocol = get_protocol(dataset)
     h5_path, scores_path = Path(h5_path), Path(scores_path)
     scores = read_scores(scores_path, allow_negative=allow_negative)
-    keys = sorted(scores, key=_natural_key)
+    keys = sorted(scores, key=natural_key)
     if split_file is not None:
         wanted = subset_keys(Path(split_file), subset, h5_path)
         if wanted is not None:
@@ -192,7 +189,7 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
             if missing:
                 raise InputError(f"{scores_path}: video {missing[0]!r}: field 'scores': missing, but the {subset} "
                                  f"videos of {split_file} include it ({len(missing)} missing)")
-            keys = sorted(wanted, key=_natural_key)
+            keys = sorted(wanted, key=natural_key)
     videos = read_videos(h5_path, keys, protocol)
 
     annotations = None

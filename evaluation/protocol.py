@@ -17,25 +17,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dataset import DATASET_NAMES, canonical_dataset_name
+
 from .annotations import SAMPLE_EVERY, step_annotations
 from .metrics import RankedReference, f1_against_users, rank_correlations, rank_correlations_many
 from .summary import select_keyshots
 
-__all__ = ["VideoScores", "evaluate_video", "mean_scores", "canonical_dataset", "DATASETS"]
+__all__ = ["VideoScores", "evaluate_video", "mean_scores", "DATASETS"]
 
-DATASETS = ("SumMe", "TVSum")
+DATASETS = DATASET_NAMES
 
 #: What CSTA ranks a summary against for tau and rho: SumMe the mean of the user summaries (the binary
 #: keyshot summary against it), TVSum each annotator's frame scores (the raw step scores against them).
 CORRELATION_REFERENCE = {"SumMe": "mean user summary", "TVSum": "annotators' scores"}
-
-
-def canonical_dataset(name: str) -> str:
-    """``'SumMe'`` or ``'TVSum'`` for any capitalisation; ValueError otherwise."""
-    for known in DATASETS:
-        if str(name).lower() == known.lower():
-            return known
-    raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +108,10 @@ def evaluate_video(
 
     Raises ``ValueError`` with the offending field named for inconsistent inputs.
     """
-    dataset = canonical_dataset(dataset)
+    name = canonical_dataset_name(str(dataset))
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
+    dataset = name
     summary, selected = select_keyshots(step_scores, change_points, n_frames, picks, proportion)
     users = np.asarray(user_summary)
     if users.ndim != 2:

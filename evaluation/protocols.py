@@ -22,7 +22,7 @@ from .mrhisum import evaluate_mrhisum_video
 from .protocol import evaluate_video
 from .summary import summary_budget
 
-__all__ = ["Metric", "Protocol", "PROTOCOLS", "get_protocol"]
+__all__ = ["Metric", "Protocol", "PROTOCOLS", "evaluate_record", "get_protocol"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,15 @@ PROTOCOLS: dict[str, Protocol] = {
                         schema="mrhisum", needs_annotations=False, needs_gtscore=True, needs_features=True,
                         budget=_mrhisum_budget, _score=_mrhisum),
 }
+
+
+def evaluate_record(protocol: Protocol, record, scores, annotations=None) -> dict[str, float]:
+    """One video's per-step scores under ``protocol``: its metrics and summary length, as a plain dict.
+
+    ``record``: the video's h5 fields (a :class:`dataset.VideoRecord`); ``annotations``: its annotators'
+    raw scores when the protocol needs them (TVSum), else None.
+    """
+    return protocol.evaluate(record, scores, annotations).as_dict()
 
 
 def get_protocol(name: str) -> Protocol:

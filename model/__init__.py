@@ -10,6 +10,7 @@ _EXPORTS = {
     "BACKBONES": "backbones", "AttentionCNN": "backbones", "PretrainedWeightsUnavailable": "backbones",
     "weights_file": "backbones",
     "CSTA": "csta", "build_model": "csta", "count_parameters": "csta", "describe_parameters": "csta",
+    "DeviceError": "device", "resolve_device": "device",
     "ModelOptions": "options",
 }
 

@@ -1,6 +1,6 @@
 """Checkpoints as the original writes them (a plain state dict), with a JSON record beside each.
 
-Files are written whole or not at all (``evaluation.files``), so an interrupted run never leaves a
+Files are written whole or not at all (``storage.files``), so an interrupted run never leaves a
 half-written checkpoint and never damages the previous good one. A checkpoint and its record are
 replaced together; the record, renamed last, holds the checkpoint's sha256, so a split counts as
 finished only when the record describes the very weights beside it.
@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from evaluation.files import replace_together, write_atomically
+from .files import replace_together, write_atomically
 
 
 def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import dataset as eccv16
-import demo_data
+import demo.eccv16 as demo_data
 
 #: Small enough that a split trains for an epoch in about a second on one CPU thread (4 training
 #: videos and 1 test video per split), large enough for the 5 splits of the eccv16 layout.

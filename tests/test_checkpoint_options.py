@@ -15,9 +15,9 @@ import torch
 import inference
 import summarize
 from config import Config
-from evaluation.files import write_atomically
 from model import build_model
-from training.checkpoints import load_checkpoint
+from storage.checkpoints import load_checkpoint
+from storage.files import write_atomically
 from training.reproducibility import set_deterministic
 from video.scoring import CheckpointError, CstaScorer
 

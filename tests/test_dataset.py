@@ -10,7 +10,7 @@ import pytest
 
 import dataset
 from dataset import DatasetError, Split, VideoRecord
-from demo_data import make_demo_dataset
+from demo.eccv16 import make_demo_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -350,7 +350,7 @@ def test_default_paths_do_not_depend_on_working_directory(tmp_path, monkeypatch)
 
 
 def test_dataset_modules_do_not_import_torch():
-    code = "import sys, dataset, demo_data; sys.exit('torch' in sys.modules)"
+    code = "import sys, dataset, demo; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import catalog
-import demo_data
+import demo.eccv16 as demo_data
 import train
 from dataset import DatasetError, read_splits_file
 from training import load_bundle

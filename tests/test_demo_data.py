@@ -1,4 +1,4 @@
-"""demo_data.py: the synthetic eccv16 dataset is faithful in form, deterministic and learnable."""
+"""demo/eccv16.py: the synthetic eccv16 dataset is faithful in form, deterministic and learnable."""
 import inspect
 import time
 from pathlib import Path
@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import kendalltau, rankdata
 
 import dataset
-import demo_data
-from demo_data import DemoParameters, ensure_demo_dataset, make_demo_dataset
+import demo.eccv16 as demo_data
+from demo.eccv16 import DemoParameters, ensure_demo_dataset, make_demo_dataset
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import evaluation.files
 import inference
+import storage.files
 import train
-from training import checkpoint_paths, split_is_finished, training_fingerprint
-from training.checkpoints import (DamagedProgress, UnsafeFile, load_checkpoint, load_progress, progress_path,
-                                  read_progress_file, read_record, save_checkpoint)
+from storage.checkpoints import (DamagedProgress, UnsafeFile, checkpoint_paths, load_checkpoint, load_progress,
+                                 progress_path, read_progress_file, read_record, save_checkpoint, split_is_finished)
 
 from tests.conftest import torch_state_restored
 
@@ -239,7 +238,7 @@ def test_a_write_that_fails_leaves_the_previous_checkpoint_and_record_as_they_we
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(descriptor)
 
-    monkeypatch.setattr(evaluation.files.os, "fsync", full_disk)
+    monkeypatch.setattr(storage.files.os, "fsync", full_disk)
     status, _, err = run_main(train.main, tiny_argv(eccv16_dirs, tmp_path, "--epochs", "2", "--progress-every", "0"))
     monkeypatch.undo()
 

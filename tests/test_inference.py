@@ -15,7 +15,8 @@ import evaluation
 import inference
 from config import Config
 from model import build_model
-from training import checkpoint_paths, load_bundle, load_checkpoint, save_checkpoint, score_split
+from storage.checkpoints import checkpoint_paths, load_checkpoint, save_checkpoint
+from training import load_bundle, score_split
 
 from tests.weight_fill import filled_state_dict
 

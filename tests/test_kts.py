@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.kts import boundaries, boundaries_to_shots, penalties
+from video.kts import boundaries, boundaries_to_shots, penalties
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = json.loads((FIXTURES / "kts_reference.json").read_text())

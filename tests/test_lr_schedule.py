@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from config import Config
-from training import load_bundle, train_split, training_fingerprint
+from storage.checkpoints import training_fingerprint
+from training import load_bundle, train_split
 from training.loop import make_schedule
 
 from tests.conftest import torch_state_restored

@@ -15,7 +15,7 @@ import pytest
 import inference
 import train
 from dataset import DatasetError, load_h5
-from demo_mrhisum import make_mrhisum_like
+from demo.mrhisum import make_mrhisum_like
 from evaluation.__main__ import main as evaluation_main
 from evaluation.metrics import UndefinedCorrelationWarning
 from evaluation.mrhisum import clip_means, evaluate_mrhisum_video, mrhisum_summary, summary_f1, top_clips

@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 import torch
 
+import storage.checkpoints
 import train
-import training.checkpoints
 from config import SELECTION_RULES as CONFIG_SELECTION_RULES
 from config import Config
 from model import build_model
-from training import (SELECTION_RULES, EpochMetrics, checkpoint_paths, load_bundle, save_checkpoint,
-                      split_is_finished, train_split, training_fingerprint)
-from training.checkpoints import read_record
+from storage.checkpoints import checkpoint_paths, read_record, save_checkpoint, split_is_finished, training_fingerprint
+from training import SELECTION_RULES, EpochMetrics, load_bundle, train_split
 
 from tests.conftest import torch_state_restored
 
@@ -297,7 +296,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_weights(finished_run, t
         file.write(b"the first bytes of a checkpoint")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training.checkpoints.torch, "save", interrupted_save)
+    monkeypatch.setattr(storage.checkpoints.torch, "save", interrupted_save)
     argv = finished_run.argv(weights, results) + ["--datasets", "SumMe", "--epochs", "1"]
     assert train.main(argv) == 130                   # Ctrl-C: one line, exit 130
     monkeypatch.undo()
@@ -322,7 +321,7 @@ def test_interrupted_record_write_leaves_the_previous_checkpoint_and_record(tmp_
     def interrupted_dumps(data, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(training.checkpoints.json, "dumps", interrupted_dumps)
+    monkeypatch.setattr(storage.checkpoints.json, "dumps", interrupted_dumps)
     with pytest.raises(RuntimeError, match="disk full"):
         save_checkpoint(tmp_path, "TVSum", 2, {"w": torch.ones(3)}, {"fingerprint": fingerprint})
     monkeypatch.undo()

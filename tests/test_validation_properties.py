@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import catalog
 import dataset
-import demo_data
+import demo.eccv16 as demo_data
 from dataset import DatasetError
-from demo_mrhisum import make_mrhisum_like
+from demo.mrhisum import make_mrhisum_like
 from evaluation.__main__ import InputError, read_scores
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -7,12 +7,10 @@ loads without PyTorch and ``--help`` answers at once.
 import importlib
 
 _EXPORTS = {
-    "checkpoint_paths": "checkpoints", "load_checkpoint": "checkpoints", "save_checkpoint": "checkpoints",
-    "split_is_finished": "checkpoints", "training_fingerprint": "checkpoints",
     "DatasetBundle": "data", "load_bundle": "data",
-    "SplitOutcome": "loop", "epoch_order": "loop", "initial_state": "loop", "score_split": "loop",
-    "train_split": "loop",
-    "library_versions": "reproducibility", "resolve_device": "reproducibility", "seed_everything": "reproducibility",
+    "SplitOutcome": "loop", "epoch_order": "loop", "initial_state": "loop", "train_split": "loop",
+    "score_split": "scoring",
+    "library_versions": "reproducibility", "seed_everything": "reproducibility",
     "SELECTION_RULES": "selection", "EpochMetrics": "selection",
 }
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from evaluation.files import write_atomically
+from storage.checkpoints import ProgressWriter
+from storage.files import write_atomically
 
-from .checkpoints import ProgressWriter
 from .selection import EpochMetrics
 
 if TYPE_CHECKING:

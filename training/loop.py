@@ -22,8 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from config import Config
+from storage.checkpoints import load_progress
 
-from .checkpoints import load_progress
 from .data import DatasetBundle
 from .distributed import BatchNormReplay, World
 from .hooks import EpochHook, EpochLog, ProgressBar, ProgressSnapshots

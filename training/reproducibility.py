@@ -1,4 +1,4 @@
-"""Devices, seeds and the library versions a result depends on."""
+"""Seeds, random generator states, deterministic switches and the library versions a result depends on."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ import random
 
 import numpy as np
 import torch
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when present, else the CPU; a named device that is missing is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device: {name!r} was asked for but CUDA is not available here; use --device cpu "
-                           "or --device auto")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device: {name!r} was asked for but MPS is not available here; use --device auto")
-    return device
 
 
 def seed_everything(seed: int) -> None:

@@ -9,6 +9,7 @@ import torch
 
 import dataset as eccv16
 from config import Config
+from evaluation.protocols import evaluate_record as evaluate_under_protocol
 from model import build_model
 
 from .data import DatasetBundle
@@ -31,7 +32,7 @@ def predict(model: torch.nn.Module, features: torch.Tensor, config: Config, devi
 
 def evaluate_record(bundle: DatasetBundle, record: eccv16.VideoRecord, scores: np.ndarray) -> dict[str, float]:
     """One video's per-step scores under the dataset's protocol: its metrics and summary length."""
-    return bundle.protocol.evaluate(record, scores, bundle.annotations_for(record.key)).as_dict()
+    return evaluate_under_protocol(bundle.protocol, record, scores, bundle.annotations_for(record.key))
 
 
 def evaluate_videos(model, source: VideoSource, bundle: DatasetBundle, config: Config, device: torch.device,

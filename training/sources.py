@@ -32,9 +32,9 @@ def demo_config(config: Config, explicitly_set: set[str]) -> Config:
 def dataset_sources(config: Config, demo: bool) -> list[DatasetSpec]:
     """The run's datasets as described values (the demo's generated SumMe- and TVSum-like files under --demo)."""
     if demo:
-        import demo_data
+        from demo import ensure_demo_dataset
 
-        paths = demo_data.ensure_demo_dataset(DEMO_DATA_DIR, **DEMO_DATA)
+        paths = ensure_demo_dataset(DEMO_DATA_DIR, **DEMO_DATA)
         specs = []
         for name in config.datasets:
             canonical = eccv16.canonical_dataset_name(name)

@@ -1,6 +1,6 @@
 """One optimizer step as train.py takes it: a group of videos' mean loss, gradients summed over the ranks, Adam.
 
-The benchmark (``python -m benchmarks``) times this very step.
+The benchmark (``python -m benchmarks.training_speed``) times this very step.
 """
 
 from __future__ import annotations

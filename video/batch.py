@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from evaluation.files import describe_write_error, write_json_atomically
 from evaluation.summary import shot_lengths
+from model.device import DeviceError, resolve_device
+from storage.files import describe_write_error, write_json_atomically
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
 from .io import (VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size, probe,
@@ -219,14 +220,9 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
 
 
 def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise SystemExit(f"error: --device {name}: {error}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}: CUDA is not available here (use --device cpu)")
-    return device
+        return resolve_device(name)
+    except DeviceError as error:
+        raise SystemExit(f"error: {error}")
 
 

@@ -38,12 +38,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from dataset import write_eccv16
 from evaluation.annotations import load_tvsum_annotations
-from evaluation.files import OutputLocationError, check_output_folder, describe_write_error, replace_together
 from evaluation.summary import keyshot_summary
+from storage.files import OutputLocationError, check_output_folder, describe_write_error, replace_together
 
 from .cli import OneLineParser, non_negative_int, positive_float, positive_int
 
@@ -227,17 +227,9 @@ def check(args) -> Plan:
 
 
 def _device(name: str) -> str:
-    import torch
+    from model.device import resolve_device      # imports torch: after the options are parsed
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"--device {name}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available here (use --device cpu)")
-    return str(device)
+    return str(resolve_device(name))
 
 
 def build(args, plan: Plan) -> int:
@@ -264,28 +256,18 @@ def build(args, plan: Plan) -> int:
         gtscore, users = ground_truth(args.format, plan.annotations[name], n_frames, picks, shots,
                                       f"{args.annotations}: video {name!r}")
         gtsummary = keyshot_summary(gtscore, shots, n_frames, picks)[picks].astype(np.float32)
-        records.append((f"video_{index}", name, features, picks, n_frames, shots, gtscore, gtsummary, users))
+        records.append({"key": f"video_{index}", "video_name": name, "features": features, "picks": picks,
+                        "n_frames": n_frames, "change_points": shots, "gtscore": gtscore, "gtsummary": gtsummary,
+                        "user_summary": users})
         print(f"video_{index}: {video}: {n_frames} frames, {len(picks)} steps, {len(shots)} shots, "
               f"{len(users)} users")
         if reader.warning:
             print(f"  warning: {video}: {reader.warning}; its ground truth and features cover the frames that decode")
 
     def write_h5(file) -> None:
-        with h5py.File(file, "w") as h5:
-            for key, name, features, picks, n_frames, shots, gtscore, gtsummary, users in records:
-                group = h5.create_group(key)
-                group["features"] = features.astype(np.float32)
-                group["picks"] = picks
-                group["n_frames"] = np.int64(n_frames)
-                group["n_steps"] = np.int64(len(picks))
-                group["change_points"] = shots.astype(np.int64)
-                group["n_frame_per_seg"] = (shots[:, 1] - shots[:, 0] + 1).astype(np.int64)
-                group["gtscore"] = gtscore
-                group["gtsummary"] = gtsummary
-                group["user_summary"] = users
-                group.create_dataset("video_name", data=name, dtype=h5py.string_dtype("utf-8"))
+        write_eccv16(file, records)
 
-    keys = [r[0] for r in records]
+    keys = [r["key"] for r in records]
     description = {"name": plan.out.stem, "h5": plan.out.name, "splits": plan.splits.name,
                    "protocol": "TVSum" if args.format == "scores" else "SumMe"}
     writers = {plan.out: write_h5, plan.splits: _text(_json(folds(keys, args.folds, args.seed)))}

@@ -25,10 +25,10 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from evaluation.kts import boundaries, boundaries_to_shots
 from evaluation.summary import frame_scores, select_keyshots, shot_scores, summary_budget
 
 from .io import DecodeReport, FrameReader, Segment, VideoInfo, picture_array
+from .kts import boundaries, boundaries_to_shots
 
 STAGES = ("decode", "features", "kts", "scoring", "encode")
 KTS_PENALTIES = ("video", "samples")

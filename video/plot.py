@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation.files import write_atomically
+from storage.files import write_atomically
 
 
 def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_scores: np.ndarray,

@@ -9,8 +9,8 @@ import torch
 
 from config import Config
 from model import build_model
-from training.checkpoints import (MissingCheckpoint, RecordError, config_for_checkpoint, load_checkpoint,
-                                  load_model_weights, read_record)
+from storage.checkpoints import (MissingCheckpoint, RecordError, config_for_checkpoint, load_checkpoint,
+                                 load_model_weights, read_record)
 
 
 class CheckpointError(Exception):

@@ -1,0 +1,6 @@
+"""Files the project writes whole or not at all, and the checkpoints, records and progress files of training.
+
+``storage.files`` (torch-free, numpy-free): atomic writes, files replaced together, output-folder checks.
+``storage.checkpoints``: checkpoints in the original's format with their JSON records, progress files,
+and the fingerprints that tell whether a split was trained with the same options.
+"""
