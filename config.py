@@ -100,6 +100,9 @@ class Config(ModelOptions):
     collective_timeout: int = option(600, "with torchrun: seconds a rank waits for the others at a collective "
                                      "before the run fails naming the ranks that did not answer", role="run",
                                      scoring=False)
+    tensorboard: str = option("", "write TensorBoard event files into this folder, one run per dataset and split "
+                              "(loss, metrics, learning rate, kept epoch, configuration); empty: none "
+                              "(needs the tensorboard package)", role="run", scoring=False)
 
     def __post_init__(self) -> None:
         self.validate()

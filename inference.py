@@ -6,6 +6,8 @@
     python inference.py --datasets MrHiSum --splits 1
 
 Per split: one row per test video and the split's means. Final: the mean over splits, as the paper reports.
+The numbers go to RESULTS_DIR/inference.json (--out), and a page of its tables and train.py's training
+curves to report.html beside it.
 """
 
 from __future__ import annotations
@@ -71,15 +73,10 @@ def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     """The same test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
 
-    from evaluation.protocols import evaluate_record
+    from training.curves import random_level
 
     rng = np.random.default_rng(seed)
-    per_split = []
-    for split in splits:
-        scores = [evaluate_record(bundle.protocol, record, rng.random(record.n_steps),
-                                  bundle.annotations_for(record.key))
-                  for record in bundle.split(split).test for _ in range(draws)]
-        per_split.append(bundle.protocol.means(scores))
+    per_split = [random_level(bundle, bundle.split(split).test, draws, rng=rng) for split in splits]
     return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
 
 
@@ -141,7 +138,15 @@ def _main(config: Config, args) -> int:
     except OSError as error:
         print(f"error: {describe_write_error(error)}", file=sys.stderr)
         return 2
-    print(f"\nwritten to {out}")
+    page = out.with_name("report.html")
+    try:
+        from training.results_page import write_results_page
+
+        write_results_page(results, page, config.results_dir, config.to_dict(), json_name=out.name)
+    except OSError as error:
+        print(f"error: {describe_write_error(error)}", file=sys.stderr)
+        return 2
+    print(f"\nwritten to {out} and {page}")
     return 0
 
 

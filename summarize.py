@@ -9,7 +9,10 @@ in --out:
 * ``NAME.summary.mp4``: the selected shots, upright, with their sound, in H.264/yuv420p (AAC audio);
 * ``NAME.json``: shots with start/end frames and times and their scores, the selected shots, the
   per-step scores and the settings;
-* ``NAME.png``: the importance curve over time with the selected shots shaded.
+* ``NAME.png``: the importance curve over time with the selected shots shaded;
+* ``NAME.html``: a page that plays the source video beside its importance curve and shots (click a
+  shot to go there; a checkbox plays only the selected shots); self-contained, no network. A folder
+  of videos also gets ``index.html``, listing every summary in --out. ``--no-html``: no pages.
 
 A file that cannot be used (missing, empty, not a video, frames above 8192 × 8192) is reported by
 name and the others go on; packets that do not decode are skipped, and a damaged or truncated file is
@@ -58,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-pretrained", action="store_true",
                         help="random GoogLeNet instead of its ImageNet weights (offline testing only: "
                              "the summaries are meaningless)")
+    parser.add_argument("--no-html", action="store_true",
+                        help="no NAME.html pages (player, importance curve and shots) and no index.html")
     parser.add_argument("--timings", action="store_true", help="print per-stage throughput at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",

@@ -7,7 +7,9 @@
     torchrun --nproc_per_node 4 train.py --datasets TVSum      # one split at a time on 4 GPUs
 
 Checkpoints: WEIGHTS_DIR/{dataset}/split{k}.pt (plain state dicts the original code reads) with a
-JSON record beside each; per-epoch logs: RESULTS_DIR/{dataset}_split{k}.jsonl.
+JSON record beside each; per-epoch logs: RESULTS_DIR/{dataset}_split{k}.jsonl, and their curves as
+RESULTS_DIR/{dataset}_split{k}.png (RESULTS_DIR/{dataset}_runs.png with --runs); --tensorboard DIR: the
+same epochs as TensorBoard scalars.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def run_directories(config: Config, run: int) -> Config:
     seed = config.seed + run
     name = f"run{run + 1}_seed{seed}"
     return dataclasses.replace(config, seed=seed, runs=1, weights_dir=str(Path(config.weights_dir) / name),
-                               results_dir=str(Path(config.results_dir) / name))
+                               results_dir=str(Path(config.results_dir) / name),
+                               tensorboard=str(Path(config.tensorboard) / name) if config.tensorboard else "")
 
 
 def _train_and_save(config: Config, spec, split: int, device_name: str, progress: bool, position: int,
@@ -64,12 +67,25 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
     bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming)
     log_path = Path(config.results_dir) / f"{spec.name}_split{split}.jsonl"
     resume_path = progress_path(config.weights_dir, spec.name, split)
+    hooks, board = [], None
+    if world.is_main:
+        from training.curves import CurvesPicture, split_picture_path
+
+        hooks.append(CurvesPicture(split_picture_path(config.results_dir, spec.name, split)))
+        if config.tensorboard:
+            from training.tensorboard import TensorBoardWriter
+
+            board = TensorBoardWriter(config.tensorboard)
+            hooks.append(board)
     outcome = train_split(config, bundle, split, device=device, log_path=log_path, progress=progress,
-                          position=position, world=world, progress_path=resume_path, resume=resume)
+                          position=position, world=world, progress_path=resume_path, resume=resume, hooks=hooks)
+    selected_by = "last epoch (no epoch passed the rule)" if outcome.fallback_to_last else config.selection
+    if board is not None:
+        board.end(outcome, selected_by)
     if world.is_main:
         record = {
             "dataset": spec.name, "split": split, "selected_epoch": outcome.best.epoch,
-            "selected_by": "last epoch (no epoch passed the rule)" if outcome.fallback_to_last else config.selection,
+            "selected_by": selected_by,
             "metrics": outcome.best.as_dict(), "test_metrics": outcome.test, "protocol": bundle.protocol.name,
             "seed": config.seed, "seconds": round(outcome.seconds, 2), "resumed_from_epoch": outcome.resumed_from,
             "device": str(device), "torch_threads": torch.get_num_threads(), "world_size": world.size,
@@ -201,6 +217,8 @@ def check_outputs(model, config: Config, specs) -> None:
     for spec in specs:
         check_output_folder(Path(config.weights_dir) / spec.name)
     check_output_folder(config.results_dir, 1 << 20, "the logs")
+    if config.tensorboard:
+        check_output_folder(config.tensorboard, 1 << 20, "the TensorBoard event files")
 
 
 def _exists(path: Path) -> bool:
@@ -260,6 +278,11 @@ def _main(config: Config, args) -> int:
         if world.distributed and config.jobs > 1:
             raise ValueError("jobs: with torchrun every rank trains the same split; run one torchrun per group "
                              "of splits (--splits) to train several at once")
+        if config.tensorboard:
+            from training.tensorboard import MISSING_PACKAGE, missing_package
+
+            if missing_package():
+                raise ValueError(MISSING_PACKAGE)
         specs = dataset_sources(config, args.demo)
         bundles = {spec.name: load_bundle(spec, streaming=config.streaming) for spec in specs}   # all checked first
         for bundle in bundles.values():
@@ -298,7 +321,7 @@ def _main(config: Config, args) -> int:
             print(f"datasets {', '.join(s.name for s in specs)}; splits {', '.join(map(str, config.splits))}; "
                   f"{config.epochs} epochs; seed {config.seed}; weights -> {config.weights_dir}")
         started = time.perf_counter()
-        per_run = []
+        per_run, per_run_splits = [], []
         protocols = {name: bundle.protocol for name, bundle in bundles.items()}
         for run in range(config.runs):
             run_config = run_directories(config, run)
@@ -307,6 +330,7 @@ def _main(config: Config, args) -> int:
             results = train_run(run_config, specs, bundles, resume=args.resume, progress=not args.quiet, world=world)
             if world.is_main:
                 per_run.append(print_summary(results, protocols))
+                per_run_splits.append(results)
                 write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
                                       {"config": run_config.to_dict(), "splits": results, "final": per_run[-1]})
     except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError, PeerTimeout) as error:
@@ -322,6 +346,7 @@ def _main(config: Config, args) -> int:
     if world.is_main:
         if config.runs > 1:
             print_runs(per_run, config, [s.name for s in specs])
+            runs_pictures(per_run_splits, config, protocols)
         print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
               f"`python inference.py{' --demo' if args.demo else ''}`")
     return 0
@@ -344,6 +369,22 @@ def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str])
     write_json_atomically(Path(config.results_dir) / "runs_summary.json",
                           {"seeds": [config.seed + i for i in range(config.runs)],
                            "per_run": per_run, "mean_std": summary})
+
+
+def runs_pictures(per_run_splits: list[dict[str, dict[int, dict]]], config: Config, protocols: dict) -> None:
+    """``RESULTS_DIR/{dataset}_runs.png``: each dataset's splits (kept epochs, test videos) over the runs."""
+    from storage.files import describe_write_error
+    from training.curves import runs_figure, runs_picture_path
+
+    seeds = [config.seed + i for i in range(config.runs)]
+    for dataset, protocol in protocols.items():
+        target = runs_picture_path(config.results_dir, dataset)
+        try:
+            runs_figure(target, dataset, protocol, [run.get(dataset, {}) for run in per_run_splits], seeds)
+        except OSError as error:
+            print(f"warning: {describe_write_error(error)}", file=sys.stderr)
+            continue
+        print(f"{dataset} over the runs: {target}")
 
 
 if __name__ == "__main__":

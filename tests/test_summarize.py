@@ -76,7 +76,8 @@ def test_bad_inputs_are_named_and_the_good_one_succeeds(run):
     assert "no such file" in result.stderr
     assert "file is empty" in result.stderr
     assert "1 of 5 input(s) summarised" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["scenes.json", "scenes.png", "scenes.summary.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == ["scenes.html", "scenes.json", "scenes.png",
+                                                     "scenes.summary.mp4"]
 
 
 def test_shots_line_up_with_planted_cuts(run):
@@ -214,7 +215,7 @@ def test_a_rerun_that_selects_nothing_removes_the_earlier_summary(tmp_path, caps
     assert summarize.main([*common, "--ratio", "0.01"]) == 0           # no shot fits in 0 frames
     record = json.loads((out / "clip.json").read_text())
     assert record["summary"]["video"] is None and "no shot fits" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip.html", "clip.json", "clip.png"]
 
 
 def saved_weights(path, change) -> Path:

@@ -17,6 +17,7 @@ from storage.files import describe_write_error, write_json_atomically
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
 from .io import (VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size, probe,
                  write_summary)
+from .page import write_index, write_summary_page
 from .pipeline import StageTimes, VideoSummary, analyse
 from .plot import importance_figure
 from .report import summary_record, warnings_of
@@ -91,7 +92,8 @@ def run(args) -> int:
                                   sample_every=args.sample_every, ratio=args.ratio, vmax=args.vmax,
                                   kts_penalty=args.kts_penalty, refine_cuts=not args.no_refine_cuts, times=times,
                                   progress=not args.quiet)
-            tqdm.write(write_outputs(summary, outputs, settings, times, progress=not args.quiet))
+            tqdm.write(write_outputs(summary, outputs, settings, times, progress=not args.quiet,
+                                     page=not getattr(args, "no_html", False)))
             done += 1
         except NonFiniteScores as error:           # the checkpoint's fault: every other video would fail too
             tqdm.write(f"error: {error.checkpoint}: gives NaN or infinite scores for {path} ({error.detail}); "
@@ -109,6 +111,11 @@ def run(args) -> int:
             tqdm.write(f"error: {path}: failed with {type(error).__name__}: {error} (a bug in this tool; "
                        f"please report it)", file=sys.stderr)
 
+    pages = not getattr(args, "no_html", False)
+    if done and ((pages and any(Path(a).is_dir() for a in args.inputs)) or (out_dir / "index.html").is_file()):
+        index_written = _write_index(out_dir, claimed)          # an index already there is kept up to date
+    else:
+        index_written = True
     times.wall = time.perf_counter() - started
     if args.timings:
         print(times.table(f"{device} ({torch.get_num_threads()} threads)"))
@@ -119,7 +126,7 @@ def run(args) -> int:
         for failure in failures:
             print(f"  {failure}", file=sys.stderr)
         return 1 if bugs else 2
-    return 0
+    return 0 if index_written else 2
 
 
 def collect_inputs(arguments, recursive: bool = False) -> tuple[list[Path], list[str]]:
@@ -161,11 +168,12 @@ def _opens_as_video(path: Path) -> bool:
 
 
 def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Path, Path]) -> dict[str, Path]:
-    """The three output paths of ``video``; refuses any that is an input or another video's output."""
+    """The output paths of ``video``; refuses any that is an input or another video's output."""
     outputs = {
         "video": out_dir / f"{video.stem}{SUMMARY_SUFFIX}",
         "json": out_dir / f"{video.stem}.json",
         "plot": out_dir / f"{video.stem}.png",
+        "page": out_dir / f"{video.stem}.html",
     }
     for target in outputs.values():
         resolved = target.resolve()
@@ -180,11 +188,12 @@ def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Pa
 
 
 def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dict, times: StageTimes,
-                  progress: bool) -> str:
-    """Write the summary video (when any shot fits the budget), the plot and the JSON; describe them.
+                  progress: bool, page: bool = True) -> str:
+    """Write the summary video (when any shot fits the budget), the plot, the page and the JSON; describe them.
 
     The JSON comes last, so that it describes files that are all there. When no shot fits, a summary
-    video left in the folder by an earlier run is removed first: the JSON then says there is none.
+    video left in the folder by an earlier run is removed first: the JSON then says there is none; so is
+    an earlier page when ``page`` is false (``--no-html``).
     """
     name = summary.info.path.name
     kept = int(summary.keep.sum())
@@ -203,8 +212,14 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
                       summary.sample_times, summary.step_scores,
                       [summary.shot_span(i) for i in range(len(summary.shots))], summary.selected,
                       summary.duration)
-    write_json_atomically(outputs["json"], summary_record(summary, settings, video_target, written))
-    names = [p.name for p in (video_target, outputs["json"], outputs["plot"]) if p is not None]
+    record = summary_record(summary, settings, video_target, written)
+    if page:
+        write_summary_page(record, outputs["page"], summary.info.path)
+    else:
+        outputs["page"].unlink(missing_ok=True)
+    write_json_atomically(outputs["json"], record)
+    names = [p.name for p in (video_target, outputs["json"], outputs["plot"], outputs["page"] if page else None)
+             if p is not None]
     line = (f"{name}: {summary.n_frames} frames, {len(summary.shots)} shots, {len(summary.selected)} "
             f"selected ({seconds:.1f} s) -> {', '.join(names)}")
     if written is not None and (written.width, written.height) != even_size(summary.info.width,
@@ -217,6 +232,21 @@ def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dic
                  f"shortest shot {int(shot_lengths(summary.shots).min())} frames), "
                  f"so there is no summary video; try a larger --ratio or --vmax below 1")
     return line
+
+
+def _write_index(out_dir: Path, claimed: dict[Path, Path]) -> bool:
+    """``out_dir/index.html``, listing every summary page there, unless a video's own page has that name;
+    False when it cannot be written."""
+    index = (out_dir / "index.html").resolve()
+    if index in claimed:
+        tqdm.write(f"note: no {out_dir / 'index.html'}: that is the page of {claimed[index]}")
+        return True
+    try:
+        tqdm.write(f"index of the summaries: {write_index(out_dir)}")
+    except OSError as error:
+        tqdm.write(f"error: {describe_write_error(error)}", file=sys.stderr)
+        return False
+    return True
 
 
 def _resolve_device(name: str) -> torch.device:

@@ -1,0 +1,169 @@
+"""Training curves as pictures: a split's epochs (``RESULTS_DIR/{dataset}_split{k}.png``, beside its log) and,
+with ``--runs K``, each dataset's splits over the runs (``RESULTS_DIR/{dataset}_runs.png``).
+
+A split's picture has one panel for the training loss and one per column of the protocol's results
+table (tau, rho, F1, and mAP@50 / mAP@15 for Mr.HiSum) against the epoch, measured on the selection
+videos; the kept epoch is marked, and the level uniform random scores reach on the same videos is a
+dashed line. Rendered with matplotlib's Agg backend (no display), written to a temporary and renamed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from storage.files import write_atomically
+
+from .hooks import EpochHook
+
+if TYPE_CHECKING:                                       # pragma: no cover
+    from .loop import SplitRun
+
+#: Uniform random scores are drawn this many times per video (as inference.py's baseline) ...
+RANDOM_DRAWS = 20
+#: ... but at most this many videos × draws are scored, so that a large validation set stays quick.
+RANDOM_EVALUATIONS = 2000
+
+KEPT_COLOUR, RANDOM_COLOUR = "tab:red", "0.45"
+
+
+def random_level(bundle, records: Sequence, draws: int = RANDOM_DRAWS, rng: np.random.Generator | None = None,
+                 seed: int = 0) -> dict[str, float]:
+    """The protocol's means over ``records`` scored with uniform random scores, ``draws`` draws per video.
+
+    Draws from its own generator (``rng``, or one seeded with ``seed``): the training's random stream is
+    not touched.
+    """
+    from evaluation.protocols import evaluate_record
+
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    scores = [evaluate_record(bundle.protocol, record, rng.random(record.n_steps), bundle.annotations_for(record.key))
+              for record in records for _ in range(draws)]
+    return bundle.protocol.means(scores)
+
+
+def panel_title(protocol, column: str) -> str:
+    """A results column's title: the header, and what F1 means for this dataset."""
+    if column == "f1":
+        return f"F1 (%), {protocol.f1_meaning}"
+    return protocol.metric(column).header
+
+
+def split_figure(target: Path | str, log: Sequence[Mapping[str, Any]], protocol, kept_epoch: int, title: str,
+                 random: Mapping[str, float] | None = None) -> None:
+    """Write the PNG of one split's per-epoch log lines (``loss`` and the protocol's metrics per ``epoch``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = ["loss", *protocol.reported]
+    n_cols = 2 if len(columns) <= 4 else 3
+    n_rows = math.ceil(len(columns) / n_cols)
+    figure = Figure(figsize=(4.6 * n_cols, 2.9 * n_rows + 0.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
+    epochs = np.array([entry["epoch"] for entry in log], dtype=float)
+    for ax, column in zip(axes, columns):
+        values = np.array([entry.get(column, np.nan) for entry in log], dtype=float)
+        ax.plot(epochs, values, color="tab:green" if column == "loss" else "tab:blue",
+                marker="o" if len(epochs) <= 30 else None, markersize=3, linewidth=1.3,
+                label="training loss" if column == "loss" else "selection videos")
+        if column != "loss" and random is not None and column in random:
+            ax.axhline(random[column], color=RANDOM_COLOUR, linestyle="--", linewidth=1, label="random scores")
+        kept = [i for i, e in enumerate(epochs) if e == kept_epoch]
+        ax.axvline(kept_epoch, color=KEPT_COLOUR, linewidth=1, alpha=0.6)
+        if kept:
+            ax.plot(epochs[kept], values[kept], linestyle="none", marker="*", markersize=11, color=KEPT_COLOUR,
+                    label=f"kept (epoch {kept_epoch})")
+        ax.set_title("training loss" if column == "loss" else panel_title(protocol, column), fontsize=10)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if len(epochs):
+            ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes[len(columns):]:
+        ax.set_visible(False)
+    _legend_below(figure, axes[: len(columns)])
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout(rect=(0, 0.07 / n_rows, 1, 1))
+    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
+
+
+def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Mapping[int, Mapping[str, float]]],
+                seeds: Sequence[int]) -> None:
+    """Write the PNG of a dataset's splits over repeated runs: per results column, each split's kept value per run
+    (on the test videos) and the mean over splits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = list(protocol.reported)
+    n_cols = min(3, len(columns))
+    n_rows = math.ceil(len(columns) / n_cols)
+    figure = Figure(figsize=(4.6 * n_cols, 3.0 * n_rows + 0.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
+    runs = np.arange(1, len(per_run) + 1)
+    splits = sorted({split for run in per_run for split in run})
+    for ax, column in zip(axes, columns):
+        table = np.array([[run[split][column] if split in run else np.nan for split in splits] for run in per_run],
+                         dtype=float)
+        for index, split in enumerate(splits):
+            ax.plot(runs, table[:, index], marker="o", markersize=3, linewidth=0.8, alpha=0.7, label=f"split {split}")
+        with np.errstate(all="ignore"):
+            ax.plot(runs, np.nanmean(table, axis=1), color="black", linewidth=2, marker="s", markersize=4,
+                    label="mean over splits")
+        ax.set_title(panel_title(protocol, column), fontsize=10)
+        ax.set_xticks(runs, [f"{r}\n{s}" for r, s in zip(runs, seeds)], fontsize=7)
+        ax.set_xlabel("run / seed", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(columns):]:
+        ax.set_visible(False)
+    _legend_below(figure, axes[: len(columns)])
+    figure.suptitle(f"{dataset}: kept epochs on the test videos over {len(per_run)} runs", fontsize=11)
+    figure.tight_layout(rect=(0, 0.1 / n_rows, 1, 1))
+    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
+
+
+def _legend_below(figure, axes) -> None:
+    """One legend for every panel, in a row under them (so that no curve is hidden behind it)."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    figure.legend(list(seen.values()), list(seen), loc="lower center", ncol=len(seen), fontsize=8, frameon=False)
+
+
+def split_picture_path(results_dir: Path | str, dataset: str, split: int) -> Path:
+    return Path(results_dir) / f"{dataset}_split{split}.png"
+
+
+def runs_picture_path(results_dir: Path | str, dataset: str) -> Path:
+    return Path(results_dir) / f"{dataset}_runs.png"
+
+
+class CurvesPicture(EpochHook):
+    """After a split's last epoch, ``RESULTS_DIR/{dataset}_split{k}.png`` from its log (all its epochs, resumed
+    ones included). The random-scores level is computed once, when the split starts."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.random: dict[str, float] | None = None
+
+    def start(self, run: "SplitRun") -> None:
+        videos = run.bundle.split(run.split).selection
+        draws = max(1, min(RANDOM_DRAWS, RANDOM_EVALUATIONS // max(1, len(videos))))
+        self.random = random_level(run.bundle, videos, draws=draws, seed=0)
+
+    def finish(self, run: "SplitRun") -> None:
+        outcome = run.outcome
+        if not outcome.log:
+            return
+        kept = outcome.best.epoch if outcome.best is not None else outcome.log[-1]["epoch"]     # the loop's fallback
+        rule = "last epoch (no epoch passed the rule)" if outcome.best is None else run.config.selection
+        split_figure(self.path, outcome.log, run.bundle.protocol, kept, random=self.random,
+                     title=f"{run.bundle.name} {run.bundle.splits[run.split - 1].label}: epoch {kept} kept "
+                           f"({rule}); {len(outcome.log)} epochs on the selection videos")
