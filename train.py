@@ -65,6 +65,8 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
     bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming)
+    if config.select_on == "validation":
+        bundle = bundle.with_validation(config.validation_fraction, config.seed)
     log_path = Path(config.results_dir) / f"{spec.name}_split{split}.jsonl"
     resume_path = progress_path(config.weights_dir, spec.name, split)
     hooks, board = [], None
@@ -87,6 +89,9 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
             "dataset": spec.name, "split": split, "selected_epoch": outcome.best.epoch,
             "selected_by": selected_by,
             "metrics": outcome.best.as_dict(), "test_metrics": outcome.test, "protocol": bundle.protocol.name,
+            "select_on": config.select_on if not bundle.splits[split - 1].val_keys or config.select_on == "validation"
+            else "validation (the split file's)",
+            "selection_videos": list(bundle.splits[split - 1].selection_keys),
             "seed": config.seed, "seconds": round(outcome.seconds, 2), "resumed_from_epoch": outcome.resumed_from,
             "device": str(device), "torch_threads": torch.get_num_threads(), "world_size": world.size,
             "backend": world.backend, "h5": str(spec.h5_path), "splits_file": str(spec.splits_path),
@@ -171,7 +176,8 @@ def _split_line(dataset: str, split: int, metrics: dict, seconds: float) -> str:
             f"rho {metrics['spearman']:.3f}, F1 {metrics['f1']:.1f} ({seconds:.0f} s)")
 
 
-def print_summary(results: dict[str, dict[int, dict]], protocols: dict) -> dict[str, dict]:
+def print_summary(results: dict[str, dict[int, dict]], protocols: dict,
+                  selected_on_validation: bool = False) -> dict[str, dict]:
     from training.report import table
 
     finals = {}
@@ -186,7 +192,8 @@ def print_summary(results: dict[str, dict[int, dict]], protocols: dict) -> dict[
         final = {key: sum(m[key] for m in splits.values()) / len(splits) for key in columns}
         rows.append(("mean", "", *(protocol.metric(c).format(final[c]) for c in columns)))
         print()
-        print(table(headers, rows, title=f"{dataset}: kept epochs on the test videos"))
+        print(table(headers, rows, title=f"{dataset}: kept epochs on the test videos"
+                    + (" (selected on validation videos)" if selected_on_validation else "")))
         finals[dataset] = final
     return finals
 
@@ -329,10 +336,11 @@ def _main(config: Config, args) -> int:
                 print(f"\nrun {run + 1}/{config.runs} (seed {run_config.seed})")
             results = train_run(run_config, specs, bundles, resume=args.resume, progress=not args.quiet, world=world)
             if world.is_main:
-                per_run.append(print_summary(results, protocols))
+                per_run.append(print_summary(results, protocols, run_config.select_on == "validation"))
                 per_run_splits.append(results)
                 write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
-                                      {"config": run_config.to_dict(), "splits": results, "final": per_run[-1]})
+                                      {"config": run_config.to_dict(), "splits": results, "final": per_run[-1],
+                                       "split_spread": split_spread(results, protocols)})
     except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError, PeerTimeout) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -345,30 +353,61 @@ def _main(config: Config, args) -> int:
         world.close()
     if world.is_main:
         if config.runs > 1:
-            print_runs(per_run, config, [s.name for s in specs])
+            print_runs(per_run, config, [s.name for s in specs], per_run_splits)
             runs_pictures(per_run_splits, config, protocols)
         print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
               f"`python inference.py{' --demo' if args.demo else ''}`")
     return 0
 
 
-def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str]) -> None:
-    from storage.files import write_json_atomically
-    from training.report import mean_and_std, table
+def split_spread(results: dict[str, dict[int, dict]], protocols: dict) -> dict:
+    """How far a dataset's splits are apart: per reported metric, the std, min and max over its splits."""
+    import numpy as np
 
-    rows, summary = [], {}
+    spread = {}
+    for dataset, splits in results.items():
+        if splits:
+            spread[dataset] = {c: {"std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "min": float(min(v)),
+                                   "max": float(max(v))}
+                               for c in protocols[dataset].reported
+                               for v in [[m[c] for m in splits.values()]]}
+    return spread
+
+
+def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str],
+               per_run_splits: list[dict[str, dict[int, dict]]] | None = None) -> dict:
+    """The runs' mean ± std with the 95 % interval of the mean (Student's t), and each split's spread over the runs."""
+    from storage.files import write_json_atomically
+    from training.report import mean_interval, table
+
+    rows, summary, spread = [], {}, {}
     for dataset in names:
-        stats = {key: mean_and_std([run[dataset][key] for run in per_run if dataset in run])
+        stats = {key: mean_interval([run[dataset][key] for run in per_run if dataset in run])
                  for key in ("kendall", "spearman", "f1")}
         summary[dataset] = stats
-        rows.append((dataset, *(f"{m:.3f} ± {s:.3f}" for m, s in (stats["kendall"], stats["spearman"])),
-                     f"{stats['f1'][0]:.1f} ± {stats['f1'][1]:.1f}"))
+        rows.append((dataset, *(f"{s['mean']:{f}} ± {s['std']:{f}} [{s['ci95'][0]:{f}}, {s['ci95'][1]:{f}}]"
+                                for s, f in ((stats["kendall"], ".3f"), (stats["spearman"], ".3f"),
+                                             (stats["f1"], ".1f")))))
+        splits = sorted({k for run in per_run_splits or () for k in run.get(dataset, {})})
+        spread[dataset] = {str(k): {key: mean_interval([run[dataset][k][key] for run in per_run_splits
+                                                        if k in run.get(dataset, {})])
+                                    for key in ("kendall", "spearman", "f1")} for k in splits}
     print()
     print(table(("", "Kendall tau", "Spearman rho", "F1 (%)"), rows,
-                title=f"{config.runs} runs (seeds {config.seed}..{config.seed + config.runs - 1}): mean ± std"))
-    write_json_atomically(Path(config.results_dir) / "runs_summary.json",
-                          {"seeds": [config.seed + i for i in range(config.runs)],
-                           "per_run": per_run, "mean_std": summary})
+                title=f"{config.runs} runs (seeds {config.seed}..{config.seed + config.runs - 1}): "
+                      f"mean ± std [95% interval of the mean, Student t]"))
+    for dataset in names:
+        if spread[dataset]:
+            cells = [(f"split {k}", *(f"{v[key]['mean']:.3f} ± {v[key]['std']:.3f}" for key in ("kendall", "spearman")),
+                      f"{v['f1']['mean']:.1f} ± {v['f1']['std']:.1f}") for k, v in spread[dataset].items()]
+            print()
+            print(table(("", "Kendall tau", "Spearman rho", "F1 (%)"), cells,
+                        title=f"{dataset}: each split over the runs, mean ± std"))
+    result = {"seeds": [config.seed + i for i in range(config.runs)], "per_run": per_run,
+              "mean_std": {d: {k: [v["mean"], v["std"]] for k, v in stats.items()} for d, stats in summary.items()},
+              "mean_interval": summary, "per_split_over_runs": spread}
+    write_json_atomically(Path(config.results_dir) / "runs_summary.json", result)
+    return result
 
 
 def runs_pictures(per_run_splits: list[dict[str, dict[int, dict]]], config: Config, protocols: dict) -> None:

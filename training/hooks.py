@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -18,12 +18,9 @@ from storage.files import write_atomically
 
 from .selection import EpochMetrics
 
-if TYPE_CHECKING:
-    from .loop import SplitRun
-
 
 class EpochHook:
-    """Called by the loop; every method does nothing unless a hook overrides it."""
+    """Called by the loop with its ``training.loop.SplitRun``; every method does nothing unless overridden."""
 
     def start(self, run: "SplitRun") -> None:
         """Before the first epoch (after a resume, before the first epoch still to train)."""

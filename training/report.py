@@ -31,3 +31,16 @@ def f1_percent(value: float) -> str:
 def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
     array = np.asarray(values, dtype=float)
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> dict[str, float | list[float] | int]:
+    """Mean, standard deviation and the ``level`` confidence interval of the mean (Student's t, n - 1 dof).
+
+    One value has no spread: its interval is the value itself.
+    """
+    from scipy import stats
+
+    array = np.asarray(values, dtype=float)
+    mean, std = mean_and_std(array)
+    half = float(stats.t.ppf(0.5 + level / 2, array.size - 1) * std / np.sqrt(array.size)) if array.size > 1 else 0.0
+    return {"n": int(array.size), "mean": mean, "std": std, "ci95": [mean - half, mean + half]}
