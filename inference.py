@@ -35,6 +35,7 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
 
 
 def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
+    from evaluation.over_random import performance_over_random
     from model import build_model
     from storage.checkpoints import (checkpoint_paths, config_for_checkpoint, load_checkpoint, load_model_weights,
                                      read_record)
@@ -55,29 +56,41 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         videos = score_split(split_config, bundle, split, state, device=device)
         per_video = {v.key: v.metrics for v in videos}
         means = protocol.means(per_video.values())
-        splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means}
+        record = read_record(record_path) or {}
+        splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means,
+                         "selected_on": record.get("select_on", "test (the original's protocol)")}
         rows = [(key, *(protocol.metric(c).format(v[c]) for c in columns), v["summary_frames"])
                 for key, v in per_video.items()]
         rows.append(("mean", *(protocol.metric(c).format(means[c]) for c in columns), ""))
         print()
         print(table(("video", *(protocol.headers[c] for c in columns), "summary frames"), rows,
-                    title=f"[{spec.name} split {split}] {weights_path}"))
+                    title=f"[{spec.name} split {split}] {weights_path} (epoch selected on "
+                          f"{splits[split]['selected_on']} videos)"))
     final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits) for key in columns}
     final["f1"] = final[protocol.f1]
-    baseline = random_baseline(bundle, config.splits)
+    by_split = random_baseline_by_split(bundle, config.splits)
+    baseline = {key: sum(m[key] for m in by_split.values()) / len(by_split) for key in next(iter(by_split.values()))}
+    over_random = performance_over_random({k: s["mean"]["f1"] for k, s in splits.items()},
+                                          {k: m["f1"] for k, m in by_split.items()})
     return {"h5": str(spec.h5_path), "protocol": protocol.name, "f1_convention": protocol.f1, "splits": splits,
-            "final": final, "random_scores": baseline}
+            "final": final, "random_scores": baseline, "random_scores_by_split": by_split,
+            "performance_over_random": over_random}
 
 
-def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
-    """The same test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
+def random_baseline_by_split(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
+    """Each split's test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
 
     from training.curves import random_level
 
     rng = np.random.default_rng(seed)
-    per_split = [random_level(bundle, bundle.split(split).test, draws, rng=rng) for split in splits]
-    return {key: float(np.mean([m[key] for m in per_split])) for key in per_split[0]}
+    return {split: random_level(bundle, bundle.split(split).test, draws, rng=rng) for split in splits}
+
+
+def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
+    """The random-scores baseline averaged over the splits."""
+    by_split = random_baseline_by_split(bundle, splits, draws, seed)
+    return {key: float(sum(m[key] for m in by_split.values()) / len(by_split)) for key in next(iter(by_split.values()))}
 
 
 def final_table(results: dict, splits) -> str:
@@ -93,9 +106,13 @@ def final_table(results: dict, splits) -> str:
     for name, r in results.items():
         protocol = protocols[name]
         for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
+            por = r.get("performance_over_random", {}).get("mean") if values is r["final"] else None
             rows.append((label, *(protocol.metric(c).format(values[c]) if c in protocol.reported else ""
-                                  for c in columns), protocol.f1_meaning if values is r["final"] else ""))
-    return table(("FINAL", *headers, "F1"), rows, title=f"Mean over splits {', '.join(map(str, splits))}")
+                                  for c in columns), "" if por is None else f"{por:.1f}",
+                         protocol.f1_meaning if values is r["final"] else ""))
+    return table(("FINAL", *headers, "PoR (%)", "F1"), rows,
+                 title=f"Mean over splits {', '.join(map(str, splits))}; PoR: performance over random "
+                       f"(Apostolidis et al., ACM MM 2020), each split's F1 over the random scores' F1, in %")
 
 
 def main(argv=None) -> int:

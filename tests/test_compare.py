@@ -100,3 +100,18 @@ def test_performance_over_random_divides_each_splits_f1_by_the_random_one():
     assert performance_over_random([30.0], [0.0]) == {"per_split": {1: None}, "mean": None}
     with pytest.raises(ValueError, match="same splits"):
         performance_over_random({"1": 1.0}, {"2": 1.0})
+
+
+def test_inference_reports_performance_over_random_per_split(finished_run, tmp_path, capsys):
+    import inference
+
+    out = tmp_path / "inference.json"
+    argv = [*finished_run.dirs.flags(), "--weights-dir", str(finished_run.weights_dir), "--datasets", "SumMe",
+            "--splits", "1", "--device", "cpu", "--out", str(out)]
+    assert inference.main(argv) == 0
+    assert "PoR (%)" in capsys.readouterr().out
+    result = json.loads(out.read_text())["datasets"]["SumMe"]
+    f1, random_f1 = result["splits"]["1"]["mean"]["f1"], result["random_scores_by_split"]["1"]["f1"]
+    assert result["performance_over_random"]["per_split"]["1"] == pytest.approx(100 * f1 / random_f1)
+    assert result["performance_over_random"]["mean"] == pytest.approx(100 * f1 / random_f1)
+    assert result["splits"]["1"]["selected_on"] == "test"
