@@ -145,6 +145,7 @@ video { display: block; width: 100%; max-height: 46vh; background: #000; border-
 .controls { display: flex; flex-wrap: wrap; gap: 10px 22px; align-items: center; margin: 10px 2px 0; }
 .controls label { display: inline-flex; gap: 8px; align-items: center; cursor: pointer; font-weight: 600; }
 .controls input { width: 18px; height: 18px; accent-color: var(--sel); }
+.controls label:has(input:disabled) { opacity: .55; cursor: default; }
 #position { font-variant-numeric: tabular-nums; color: var(--muted); }
 #curve { display: block; width: 100%; height: auto; cursor: crosshair; }
 #curve .band.even { fill: #f4f5f8; } #curve .band.odd { fill: #e9ecf2; }
@@ -153,10 +154,11 @@ video { display: block; width: 100%; max-height: 46vh; background: #000; border-
 #curve .cut { stroke: #aab1bf; stroke-width: 1; }
 #curve .grid { stroke: #e1e4ea; stroke-width: 1; }
 #curve .axis { stroke: #7c8596; stroke-width: 1; }
-#curve .tick { font-size: 12px; fill: var(--muted); }
+#curve .tick { font-size: 13px; fill: var(--muted); }
 #curve .scores { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
 #playhead { stroke: #d11a2a; stroke-width: 2; vector-effect: non-scaling-stroke; }
-.legend { display: flex; gap: 18px; color: var(--muted); font-size: .88rem; margin: 6px 2px 0; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; color: var(--muted); font-size: .88rem; margin: 6px 2px 0; }
+.legend span { white-space: nowrap; }
 .legend i { display: inline-block; width: 14px; height: 10px; margin-right: 6px; vertical-align: -1px; }
 .shots { display: grid; grid-template-columns: repeat(auto-fill, minmax(215px, 1fr)); gap: 8px; }
 .shot { display: flex; flex-direction: column; gap: 5px; text-align: left; font: inherit; font-size: .9rem;
@@ -319,6 +321,7 @@ def summary_page(record: Mapping[str, Any], page: Path | str, source: Path | str
     stem = page.stem
     files.append(f'<a href="{_e(quote(stem + ".json"))}">shots and scores ({_e(stem)}.json)</a>')
     files.append(f'<a href="{_e(quote(stem + ".png"))}">plot ({_e(stem)}.png)</a>')
+    toggle_state, toggle_note = ("", "") if selected else (" disabled", " (no shot is selected)")
     fallback = ""
     if summary.get("video"):
         fallback = f', and <a href="{_e(quote(summary["video"]))}">the summary video</a> (H.264) may play'
@@ -332,7 +335,7 @@ def summary_page(record: Mapping[str, Any], page: Path | str, source: Path | str
 <p id="video-error" class="warning" hidden>This browser cannot play {_e(name)}; the shots and the curve below
 still describe it{fallback}.</p>
 <div class="controls">
-<label><input type="checkbox" id="only-selected"> Play only the selected shots</label>
+<label><input type="checkbox" id="only-selected"{toggle_state}> Play only the selected shots{toggle_note}</label>
 <span id="position" aria-live="off"></span>
 </div>
 </section>
