@@ -354,7 +354,7 @@ def _main(config: Config, args) -> int:
     if world.is_main:
         if config.runs > 1:
             print_runs(per_run, config, [s.name for s in specs], per_run_splits)
-            runs_pictures(per_run_splits, config, protocols)
+            runs_pictures(per_run_splits, config, protocols, bundles)
         print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
               f"`python inference.py{' --demo' if args.demo else ''}`")
     return 0
@@ -410,16 +410,30 @@ def print_runs(per_run: list[dict[str, dict]], config: Config, names: list[str],
     return result
 
 
-def runs_pictures(per_run_splits: list[dict[str, dict[int, dict]]], config: Config, protocols: dict) -> None:
-    """``RESULTS_DIR/{dataset}_runs.png``: each dataset's splits (kept epochs, test videos) over the runs."""
+def runs_pictures(per_run_splits: list[dict[str, dict[int, dict]]], config: Config, protocols: dict,
+                  bundles: dict | None = None) -> None:
+    """``RESULTS_DIR/{dataset}_runs.png``: each dataset's splits (kept epochs, test videos) over the runs, with the
+    random-scores level on the same test videos and, for the TVSum protocol, the annotators' agreement."""
     from storage.files import describe_write_error
-    from training.curves import runs_figure, runs_picture_path
+    from training.curves import random_level, runs_figure, runs_picture_path
 
     seeds = [config.seed + i for i in range(config.runs)]
     for dataset, protocol in protocols.items():
         target = runs_picture_path(config.results_dir, dataset)
+        random, human = None, None
+        if bundles and dataset in bundles:
+            bundle = bundles[dataset]
+            tests = [record for split in config.splits for record in bundle.split(split).test]
+            random = random_level(bundle, tests)
+            random["f1"] = random[protocol.f1]
+            if protocol.needs_annotations and bundle.annotations is not None:
+                from evaluation.human_agreement import human_agreement
+
+                tau, rho, _ = human_agreement({r.key.rsplit("/", 1)[-1]: bundle.annotations_for(r.key) for r in tests})
+                human = {"kendall": tau, "spearman": rho}
         try:
-            runs_figure(target, dataset, protocol, [run.get(dataset, {}) for run in per_run_splits], seeds)
+            runs_figure(target, dataset, protocol, [run.get(dataset, {}) for run in per_run_splits], seeds,
+                        random=random, human=human)
         except OSError as error:
             print(f"warning: {describe_write_error(error)}", file=sys.stderr)
             continue

@@ -89,3 +89,16 @@ def test_runs_report_the_interval_of_the_mean_and_each_splits_spread(eccv16_dirs
     spread = one_run["split_spread"]["SumMe"]["kendall"]
     split_values = [one_run["splits"]["SumMe"][k]["kendall"] for k in ("1", "2")]
     assert spread["min"] == min(split_values) and spread["max"] == max(split_values)
+
+
+def test_the_runs_figure_draws_the_interval_the_random_level_and_the_human_agreement(tmp_path):
+    from evaluation.protocols import PROTOCOLS
+    from training.curves import runs_figure
+
+    rng = np.random.default_rng(0)
+    per_run = [{k: {"kendall": 0.2 + 0.05 * rng.random(), "spearman": 0.25, "f1": 55.0} for k in (1, 2)}
+               for _ in range(3)]
+    target = tmp_path / "TVSum_runs.png"
+    runs_figure(target, "TVSum", PROTOCOLS["TVSum"], per_run, [1, 2, 3], random={"kendall": 0.0, "f1": 34.0},
+                human={"kendall": 0.177, "spearman": 0.204})
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -93,9 +93,13 @@ def split_figure(target: Path | str, log: Sequence[Mapping[str, Any]], protocol,
 
 
 def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Mapping[int, Mapping[str, float]]],
-                seeds: Sequence[int]) -> None:
+                seeds: Sequence[int], random: Mapping[str, float] | None = None,
+                human: Mapping[str, float] | None = None) -> None:
     """Write the PNG of a dataset's splits over repeated runs: per results column, each split's kept value per run
-    (on the test videos) and the mean over splits."""
+    (on the test videos), the mean over splits, the mean over the runs with its 95 % interval (Student's t),
+    and, where given, the random-scores level and the human agreement (TVSum's annotators)."""
+    from training.report import mean_interval
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -113,8 +117,17 @@ def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Ma
         for index, split in enumerate(splits):
             ax.plot(runs, table[:, index], marker="o", markersize=3, linewidth=0.8, alpha=0.7, label=f"split {split}")
         with np.errstate(all="ignore"):
-            ax.plot(runs, np.nanmean(table, axis=1), color="black", linewidth=2, marker="s", markersize=4,
-                    label="mean over splits")
+            run_means = np.nanmean(table, axis=1)
+            ax.plot(runs, run_means, color="black", linewidth=2, marker="s", markersize=4, label="mean over splits")
+        finite = run_means[np.isfinite(run_means)]
+        if finite.size:
+            stats = mean_interval(finite)
+            ax.axhline(stats["mean"], color="black", linestyle=":", linewidth=1, label="mean over runs")
+            ax.axhspan(*stats["ci95"], color="black", alpha=0.08, label="95% interval of the mean")
+        if random and column in random:
+            ax.axhline(random[column], color="tab:red", linestyle="--", linewidth=1, label="random scores")
+        if human and column in human:
+            ax.axhline(human[column], color="tab:green", linestyle="-.", linewidth=1, label="human agreement")
         ax.set_title(panel_title(protocol, column), fontsize=10)
         ax.set_xticks(runs, [f"{r}\n{s}" for r, s in zip(runs, seeds)], fontsize=7)
         ax.set_xlabel("run / seed", fontsize=8)
