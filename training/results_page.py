@@ -38,9 +38,9 @@ th:first-child, td:first-child { text-align: left; }
 td { text-align: right; font-variant-numeric: tabular-nums; }
 tr.final td { font-weight: 700; }
 tr.random td { color: var(--muted); font-style: italic; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 12px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 560px), 1fr)); gap: 12px; }
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
-figure img { display: block; width: 100%; height: auto; }
+figure img { display: block; width: 100%; max-width: 920px; height: auto; margin: 0 auto; }
 figcaption { font-size: .85rem; color: var(--muted); padding-top: 4px; }
 details { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
 summary { cursor: pointer; font-weight: 600; }
@@ -91,7 +91,7 @@ def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, res
         parts = [f'<h2 id="{_e(name)}">{_e(name)}</h2>',
                  f'<p class="facts">protocol {_e(protocol.name)}; F1 is {_e(protocol.f1_meaning)}; '
                  f'<code>{_e(result.get("h5", ""))}</code></p>']
-        final_rows = [(f"mean over splits {', '.join(map(str, sorted(splits)))}",
+        final_rows = [(f"mean over split{'s' if len(splits) > 1 else ''} {', '.join(map(str, sorted(splits)))}",
                        *(protocol.metric(c).format(result["final"][c]) for c in columns)),
                       ("uniform random scores (mean of 20 draws)",
                        *(protocol.metric(c).format(result["random_scores"][c]) for c in columns))]
