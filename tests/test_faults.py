@@ -324,7 +324,7 @@ def test_a_stopped_run_says_where_it_stopped_and_resume_continues(eccv16_dirs, t
     assert f"`--resume` continues at epoch {saved + 1}" in lines[0]
     assert torch.load(path, weights_only=True)["epoch"] == saved
 
-    resumed = subprocess.run([sys.executable, *argv, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([sys.executable, *argv, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     assert (f"SumMe split 1 ('split0' in the file): continuing at epoch {saved + 1} of 8 from {path}"
             in resumed.stdout)
