@@ -2,6 +2,10 @@
 
     python -m video.make_dataset VIDEOS... --out my.h5 --annotations ANNOTATIONS [--format scores|intervals]
                                  [--folds 5] [--seed 0] [--sample-every 15] [--vmax 1.0] [--no-pretrained]
+    python -m video.make_dataset --official summe|tvsum DIR --out my.h5 [...]
+
+``--official`` rebuilds SumMe or TVSum from its official release (a folder or the archive itself) in the
+eccv16 layout: see :mod:`video.official`, where that logic lives.
 
 Writes, beside ``my.h5`` (the eccv16 schema: ``features``, ``picks``, ``n_frames``, ``change_points``,
 ``n_frame_per_seg``, ``gtscore``, ``gtsummary``, ``user_summary``, ``video_name`` per ``video_i``, in
@@ -46,6 +50,7 @@ from evaluation.summary import keyshot_summary
 from storage.files import OutputLocationError, check_output_folder, describe_write_error, replace_together
 
 from .cli import OneLineParser, non_negative_int, positive_float, positive_int
+from .folds import folds
 
 FORMATS = ("scores", "intervals")
 
@@ -115,24 +120,18 @@ def ground_truth(fmt: str, annotation, n_frames: int, picks: np.ndarray, shots: 
     return gtscore.astype(np.float32), users.astype(np.float32)
 
 
-def folds(keys: list[str], count: int, seed: int) -> list[dict[str, list[str]]]:
-    """``count`` random folds: each video is a test video of exactly one split."""
-    if not 2 <= count <= len(keys):
-        raise ValueError(f"--folds: need 2 <= folds <= number of videos ({len(keys)}), got {count}")
-    order = np.random.default_rng(seed).permutation(len(keys))
-    parts = np.array_split(order, count)
-    return [{"train_keys": [keys[i] for i in order if i not in set(part)],
-             "test_keys": [keys[i] for i in part]} for part in parts]
-
-
 def main(argv=None) -> int:
     parser = OneLineParser(prog="python -m video.make_dataset", description=__doc__.split("\n")[0],
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("videos", nargs="+", help="video files, in the order of the h5 keys video_1, video_2, ...")
+    parser.add_argument("videos", nargs="*", help="video files, in the order of the h5 keys video_1, video_2, ...")
     parser.add_argument("--out", required=True, help="the h5 file to write (its splits and description beside it)")
-    parser.add_argument("--annotations", required=True, help="annotation file (see --format)")
+    parser.add_argument("--annotations", help="annotation file (see --format); required with video files")
     parser.add_argument("--format", choices=FORMATS, default="scores",
-                        help="scores: TVSum's ydata-anno.tsv layout; intervals: SumMe-style JSON of selections")
+                        help="scores: TVSum's ydata-anno.tsv layout; intervals: SumMe-style JSON of selections "
+                             "(not with --official: the release's own format is read)")
+    parser.add_argument("--official", nargs=2, metavar=("DATASET", "DIR"),
+                        help="summe or tvsum, and its official release: the extracted folder or the archive "
+                             "(.zip, .tar, .tar.gz); instead of video files and --annotations")
     parser.add_argument("--folds", type=positive_int, default=5,
                         help="random train/test splits (each video tested once): 2 to the number of videos")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the folds")
@@ -143,14 +142,27 @@ def main(argv=None) -> int:
     parser.add_argument("--no-pretrained", action="store_true",
                         help="random GoogLeNet (offline testing only: the features are meaningless)")
     args = parser.parse_args(argv)
+    if args.official:
+        if args.videos or args.annotations:
+            parser.error("--official: give no video files or --annotations (the release holds them)")
+        if args.official[0].lower() not in ("summe", "tvsum"):
+            parser.error(f"argument --official: DATASET must be summe or tvsum, got {args.official[0]!r}")
+    elif not args.videos or not args.annotations:
+        parser.error("the following arguments are required: "
+                     + ", ".join(n for n, v in (("videos", args.videos), ("--annotations", args.annotations)) if not v))
     from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
 
     try:
         with terminate_as_exception():
+            if args.official:
+                from .official import build_release
+
+                return build_release(args)
             plan = check(args)
             return build(args, plan)
     except (AnnotationError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():                 # a release's problems: one line each
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"error: {describe_write_error(error)}", file=sys.stderr)
