@@ -179,7 +179,7 @@ def test_a_write_that_fails_leaves_every_previous_file_as_it_was(built, capsys, 
                 h5.create_group("video_1")["features"] = np.zeros((40, 1024), np.float32)
             raise no_space
 
-        monkeypatch.setattr(module.h5py, "File", full_disk)
+        monkeypatch.setattr(h5py, "File", full_disk)
     else:
         real_text = module._text
 
