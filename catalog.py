@@ -132,10 +132,12 @@ def from_description(path: str | Path) -> DatasetSpec:
 
 
 def _read_description(path: Path) -> dict:
+    from storage.files import InputFileError, read_input_text
+
     try:
-        data = load_json_strictly(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(path, "dataset description not found") from None
+        data = load_json_strictly(read_input_text(path, "dataset description"))
+    except InputFileError as error:
+        raise DatasetError(path, str(error).removeprefix(f"{path}: ")) from None
     except RecursionError:
         raise DatasetError(path, "cannot be read as a JSON dataset description (nested too deeply)") from None
     except RepeatedField as repeated:

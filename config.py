@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ from model.options import OptionError as ConfigError
 REPO_ROOT = Path(__file__).resolve().parent
 
 DATASETS = ("SumMe", "TVSum")
+
+#: Seeds are below 2**64: torch's generators take 64 bits (with --runs N, the last run's seed is seed + N - 1).
+SEED_LIMIT = 2**64
 
 #: Datasets known by name; any other entry of ``datasets`` is the path of a JSON dataset description.
 BUILTIN_DATASETS = ("SumMe", "TVSum", "MrHiSum")
@@ -111,10 +115,10 @@ class Config(ModelOptions):
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the option when a value is unknown or cannot run."""
         check_choices(self, [f for f in dataclasses.fields(self) if f.metadata.get("role") != "model"])
-        _check_int(self, "seed", minimum=0)
         _check_int(self, "epochs", minimum=1)
         _check_int(self, "jobs", minimum=1)
         _check_int(self, "runs", minimum=1)
+        _check_int(self, "seed", minimum=0, maximum=SEED_LIMIT - self.runs)     # torch's generators take 64 bits
         _check_int(self, "videos_per_step", minimum=0)
         _check_int(self, "progress_every", minimum=0)
         _check_int(self, "collective_timeout", minimum=1)
@@ -139,6 +143,11 @@ class Config(ModelOptions):
                                   f"nor a JSON dataset description (.json)")
         if not self.splits or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in self.splits):
             raise ConfigError(f"splits: expected split numbers 1, 2, ..., got {self.splits!r}")
+        named = [entry.lower() if entry.lower() in {d.lower() for d in BUILTIN_DATASETS}
+                 else os.path.normcase(os.path.abspath(entry)) for entry in self.datasets]
+        twice = next((entry for entry, key in zip(self.datasets, named) if named.count(key) > 1), None)
+        if twice is not None:
+            raise ConfigError(f"datasets: {twice!r} is named more than once in {' '.join(self.datasets)}")
         repeated = sorted({s for s in self.splits if self.splits.count(s) > 1})
         if repeated:
             raise ConfigError(f"splits: split {repeated[0]} is named more than once in {' '.join(map(str, self.splits))}")
@@ -295,10 +304,12 @@ def _format_value(value: Any) -> str:
     return "None" if value is None else str(value)
 
 
-def _check_int(config: Config, name: str, *, minimum: int) -> None:
+def _check_int(config: Config, name: str, *, minimum: int, maximum: int | None = None) -> None:
     value = getattr(config, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}: expected an integer <= {maximum}, got {value}")
 
 
 def _convert(f: dataclasses.Field, value: Any) -> Any:

@@ -206,18 +206,21 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
 
 
 def _check_is_hdf5(path: Path) -> None:
+    from storage.files import InputFileError, check_input_file
+
     try:
-        exists, is_file = path.exists(), path.is_file()
-        is_hdf5 = is_file and h5py.is_hdf5(path)
-    except (OSError, ValueError) as error:           # a name too long, a NUL byte
+        check_input_file(path, "dataset file")
+    except InputFileError as error:
+        problem = str(error).removeprefix(f"{path}: ")
+        if problem.endswith(" not found"):
+            problem = "file not found"
+            if _is_standard_file_name(path):
+                problem += ". " + DOWNLOAD_HINT.format(data_dir=path.parent)
+        raise DatasetError(path, problem) from None
+    try:
+        is_hdf5 = h5py.is_hdf5(path)
+    except (OSError, ValueError) as error:
         raise DatasetError(path, f"cannot be opened ({error})") from None
-    if not exists:
-        problem = "file not found"
-        if _is_standard_file_name(path):
-            problem += ". " + DOWNLOAD_HINT.format(data_dir=path.parent)
-        raise DatasetError(path, problem)
-    if not is_file:
-        raise DatasetError(path, "is not a file")
     if not is_hdf5:
         raise DatasetError(path, "is not an HDF5 file")
 
@@ -297,6 +300,11 @@ def _read_mrhisum_video(reader: "_FieldReader", feature_dim: Optional[int], requ
 SCHEMAS = {"eccv16": _read_eccv16_video, "mrhisum": _read_mrhisum_video}
 
 
+#: The largest feature magnitude accepted. Far above any real CNN feature; near float32's limit the model's
+#: products overflow and training would report a non-finite loss for the wrong video.
+FEATURE_MAGNITUDE_LIMIT = 1e6
+
+
 def read_features(record: "VideoRecord") -> np.ndarray:
     """A video's features: the array in memory, or read from its file when loaded with load_features=False."""
     if record.features is not None:
@@ -326,6 +334,19 @@ def _preview(keys: Sequence[str], limit: int = 6) -> str:
     return shown + (", ..." if len(keys) > limit else "")
 
 
+def _follow_link(group: h5py.Group, name: str, error):
+    """``group[name]``; an external link (data in another file) and a soft link to nothing are refused."""
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise error(f"is an external link to {link.filename}:{link.path}; only data stored in the file itself "
+                    f"is read")
+    try:
+        return group[name]
+    except (KeyError, OSError):
+        target = f" to {link.path}" if isinstance(link, h5py.SoftLink) else ""
+        raise error(f"is a link{target} that leads nowhere (a damaged or partly copied file)") from None
+
+
 class _FieldReader:
     """Reads and checks the fields of one video group."""
 
@@ -339,19 +360,19 @@ class _FieldReader:
         if not isinstance(key, str) or not _encodable(key):
             raise DatasetError(path, "not a valid video key (expected text that UTF-8 can encode)",
                                video=str(key))
-        if key not in h5:
+        if h5.get(key, getlink=True) is None:
             raise DatasetError(path, "missing video key (the file has "
                                f"{len(h5.keys())} videos: {_preview(natural_sorted(h5.keys()))})",
                                video=key)
-        group = h5[key]
+        group = _follow_link(h5, key, lambda problem: DatasetError(path, problem, video=key))
         if not isinstance(group, h5py.Group):
             raise DatasetError(path, "is not a group of datasets", video=key)
         return cls(group, path, key)
 
     def node(self, field: str) -> h5py.Dataset:
-        if field not in self.group:
+        if self.group.get(field, getlink=True) is None:
             raise self.error(field, f"missing field (the video has: {', '.join(self.group.keys())})")
-        node = self.group[field]
+        node = _follow_link(self.group, field, lambda problem: self.error(field, problem))
         if not isinstance(node, h5py.Dataset):
             raise self.error(field, "is not a dataset")
         if node.dtype.kind not in "biuf":
@@ -432,7 +453,14 @@ class _FieldReader:
                                          f"one per entry of picks")
         if not load:
             return None
-        return self.finite("features", _float32(features))
+        features = self.finite("features", _float32(features))
+        largest = float(np.abs(features).max()) if features.size else 0.0
+        if largest > FEATURE_MAGNITUDE_LIMIT:
+            at = np.unravel_index(int(np.argmax(np.abs(features))), features.shape)
+            raise self.error("features", f"value {features[at]:.3g} at {list(map(int, at))} is beyond "
+                                         f"±{FEATURE_MAGNITUDE_LIMIT:.0e}; CNN features never are (GoogLeNet pool5: "
+                                         f"0 to about 20), so the file is damaged or mis-scaled")
+        return features
 
     def step_vector(self, field: str, n_steps: int, required: bool) -> Optional[np.ndarray]:
         if not required and field not in self.group:
@@ -660,23 +688,18 @@ def read_splits_file(path: PathLike, dataset_name: Optional[str] = None, *,
 
     require_training: False accepts splits without training videos (scoring reads only the others).
     """
+    from storage.files import InputFileError, check_input_file, read_input_text
+
     path = Path(path)
     try:
-        is_file = path.is_file()
-    except (OSError, ValueError) as error:           # a name too long, a NUL byte
-        raise DatasetError(path, f"cannot be opened ({error})") from None
-    if not is_file:
-        raise DatasetError(path, "split file not found")
-    kind = SPLIT_FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise DatasetError(path, f"unknown split file type {path.suffix!r}: expected one of "
-                                 f"{', '.join(SPLIT_FORMATS)}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DatasetError(path, f"is not UTF-8 text (byte {error.start})") from None
-    except OSError as error:
-        raise DatasetError(path, f"cannot be read ({error.strerror or error})") from None
+        check_input_file(path, "split file")
+        kind = SPLIT_FORMATS.get(path.suffix.lower())
+        if kind is None:
+            raise DatasetError(path, f"unknown split file type {path.suffix!r}: expected one of "
+                                     f"{', '.join(SPLIT_FORMATS)}")
+        text = read_input_text(path, "split file")
+    except InputFileError as error:
+        raise DatasetError(path, str(error).removeprefix(f"{path}: ")) from None
     if kind == "csta":
         lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if not lines:

@@ -77,6 +77,22 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
             "performance_over_random": over_random}
 
 
+def scored_files(config: Config, specs) -> dict[str, Path]:
+    """Every file a scoring run reads, by what it is: none of them may be overwritten by its results."""
+    from storage.checkpoints import checkpoint_paths
+
+    files = {f"description {name}": Path(name) for name in config.datasets if name.lower().endswith(".json")}
+    for spec in specs:
+        files.update({f"h5 file of {spec.name}": spec.h5_path, f"split file of {spec.name}": spec.splits_path})
+        if spec.annotations_path is not None:
+            files[f"annotation file of {spec.name}"] = spec.annotations_path
+        for split in config.splits:
+            weights, record = checkpoint_paths(config.weights_dir, spec.name, split)
+            files.update({f"checkpoint {weights.name} of {spec.name}": weights,
+                          f"record {record.name} of {spec.name}": record})
+    return files
+
+
 def random_baseline_by_split(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
     """Each split's test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
@@ -117,14 +133,9 @@ def final_table(results: dict, splits) -> str:
 
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
-    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
+    from stopping import run_until_stopped
 
-    try:
-        with terminate_as_exception():
-            return _main(config, args)
-    except (KeyboardInterrupt, Terminated) as stop:
-        print("interrupted; no results were written", file=sys.stderr)
-        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
+    return run_until_stopped(lambda: _main(config, args), "no results were written")
 
 
 def _main(config: Config, args) -> int:
@@ -132,16 +143,22 @@ def _main(config: Config, args) -> int:
     from model import build_model, describe_parameters
     from model.device import resolve_device
     from storage.checkpoints import MissingCheckpoint
-    from storage.files import check_output_folder, describe_write_error, write_json_atomically
+    from storage.files import check_output_folder, describe_write_error, refuse_overwriting_inputs, \
+        write_json_atomically
     from training.sources import dataset_sources
 
     out = args.out or Path(config.results_dir) / "inference.json"
     try:
         if out.is_dir():
-            raise ValueError(f"out: {out} is a folder; give the path of the results JSON")
+            raise ValueError(f"--out: {out} is a folder; give the path of the results JSON")
+        if out.name == "report.html":
+            raise ValueError(f"--out: {out} is the name of the page written beside the results JSON; choose "
+                             f"another name")
         check_output_folder(out.parent)
         device = resolve_device(config.device)
         specs = dataset_sources(config, args.demo)
+        refuse_overwriting_inputs("--out", out, scored_files(config, specs))
+        refuse_overwriting_inputs("--out", out.with_name("report.html"), scored_files(config, specs))
         print(f"CSTA {config.model_name} on {device} — {describe_parameters(build_model(config, pretrained=False))}")
         results = {spec.name: score_dataset(config, spec, use_record=args.options_from == "checkpoint",
                                             device=device) for spec in specs}

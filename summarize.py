@@ -84,18 +84,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
+    from stopping import run_until_stopped
 
-    try:
-        with terminate_as_exception():
-            from video.batch import run      # imports torch: after the arguments are checked
+    def summarise() -> int:
+        from video.batch import run      # imports torch: after the arguments are checked
 
-            return run(args)
-    except (KeyboardInterrupt, Terminated) as stop:
-        cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-        print(f"{cause}: the videos summarised before keep their outputs; the one in progress has none "
-              f"(its temporary files are removed)", file=sys.stderr)
-        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
+        return run(args)
+
+    return run_until_stopped(summarise, "the videos summarised before keep their outputs; the one in progress "
+                                        "has none (its temporary files are removed)")
 
 
 if __name__ == "__main__":

@@ -257,16 +257,11 @@ def check_progress_files(config: Config, specs) -> None:
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
 
-    from training.signals import Terminated, stop_status, terminate_as_exception
+    from stopping import run_until_stopped
 
-    try:
-        with terminate_as_exception():
-            return _main(config, args)
-    except (KeyboardInterrupt, Terminated) as stop:
-        if os.environ.get("RANK", "0") == "0":          # with torchrun, rank 0 speaks for the run
-            print(str(stop) or "interrupted; finished splits are kept, and `--resume` continues the others from their "
-                                "progress files", file=sys.stderr)
-        return stop_status(stop)
+    return run_until_stopped(lambda: _main(config, args), "finished splits are kept, and `--resume` continues the "
+                                                           "others from their progress files",
+                             quiet=os.environ.get("RANK", "0") != "0")      # with torchrun, rank 0 speaks for the run
 
 
 def _main(config: Config, args) -> int:

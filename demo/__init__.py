@@ -19,6 +19,39 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+def whole_number(text: str) -> int:
+    """An argparse type: an integer >= 0 (argparse names the option when it is not)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def write_and_list(make) -> int:
+    """A generator command's body: print every file ``make()`` wrote; a bad value or a failed write is one
+    ``error:`` line and exit status 2."""
+    import sys
+
+    from storage.files import describe_write_error
+
+    try:
+        paths = list(make())
+    except OSError as error:
+        print(f"error: {describe_write_error(error)}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
 def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -426,13 +426,24 @@ def _is_current(paths: DemoPaths, params: DemoParameters) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
-    out_dir = argv[0] if argv else None
-    paths = make_demo_dataset(out_dir)
-    for path in paths.all_files:
-        print(path)
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m demo.eccv16",
+                                     description="Write the SumMe-like and TVSum-like demo datasets in the eccv16 "
+                                                 "schema, their splits and the TVSum-layout annotations.")
+    parser.add_argument("out_dir", nargs="?", default=None, help="folder to write (default: data/demo)")
+    from demo import whole_number
+
+    parser.add_argument("--seed", type=whole_number, default=0, help="generator seed (default: 0)")
+    parser.add_argument("--videos", type=whole_number, default=25, help="videos per dataset (default: 25)")
+    args = parser.parse_args(argv)
+    if args.out_dir is not None and not args.out_dir.strip():
+        parser.error("OUT_DIR: an empty path")
+    from demo import write_and_list
+
+    return write_and_list(lambda: make_demo_dataset(args.out_dir, seed=args.seed, n_videos=args.videos).all_files)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

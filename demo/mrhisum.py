@@ -95,14 +95,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.mrhisum",
                                      description="Write a synthetic dataset in Mr.HiSum's h5 schema.")
     parser.add_argument("out_dir")
-    parser.add_argument("--videos", type=int, default=30)
-    parser.add_argument("--min-steps", type=int, default=20)
-    parser.add_argument("--max-steps", type=int, default=120)
-    parser.add_argument("--seed", type=int, default=0)
+    from demo import whole_number
+
+    parser.add_argument("--videos", type=whole_number, default=30)
+    parser.add_argument("--min-steps", type=whole_number, default=20)
+    parser.add_argument("--max-steps", type=whole_number, default=120)
+    parser.add_argument("--seed", type=whole_number, default=0)
     args = parser.parse_args(argv)
-    for path in make_mrhisum_like(args.out_dir, args.videos, args.min_steps, args.max_steps, args.seed):
-        print(path)
-    return 0
+    if not args.out_dir.strip():
+        parser.error("out_dir: an empty path")
+    from demo import write_and_list
+
+    return write_and_list(lambda: make_mrhisum_like(args.out_dir, args.videos, args.min_steps, args.max_steps,
+                                                    args.seed))
 
 
 if __name__ == "__main__":

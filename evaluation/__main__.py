@@ -49,14 +49,12 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _load_scores_json(path: Path):
     from dataset import RepeatedField, load_json_strictly
+    from storage.files import InputFileError, read_input_text
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            return load_json_strictly(fh.read())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+        return load_json_strictly(read_input_text(path, "scores file"))
+    except InputFileError as exc:
+        raise InputError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc}") from None
     except RepeatedField as exc:
@@ -256,15 +254,21 @@ def format_table(protocol, results: dict, means: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from stopping import run_until_stopped
+
+    return run_until_stopped(lambda: _main(argv), "nothing was written")
+
+
+def _check_out(out: str, inputs: dict) -> None:
+    """The results file's folder exists and takes files; the path is neither a folder nor one of the inputs."""
+    from storage.files import OutputLocationError, refuse_overwriting_inputs
+
+    if not out.strip():
+        raise InputError("--out: an empty path; give the path of the results JSON")
     try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
-        return 130
-
-
-def _check_out(out: str) -> None:
-    """The results file's folder exists and takes files; the path is not a folder."""
+        refuse_overwriting_inputs("--out", out, inputs)
+    except OutputLocationError as exc:
+        raise InputError(str(exc)) from None
     path = Path(out)
     if path.is_dir():
         raise InputError(f"--out: {out}: cannot write: it is a folder; give the path of the results JSON")
@@ -308,8 +312,10 @@ def _main(argv=None) -> int:
         print("error: --subset: needs --split-file", file=sys.stderr)
         return 2
     try:
-        if args.out:
-            _check_out(args.out)
+        if args.out is not None:
+            _check_out(args.out, {"h5 file": args.h5, "scores file": args.scores, "split file": args.split_file,
+                                  "annotation file": args.annotations or (default_annotations_path()
+                                                                          if protocol.needs_annotations else None)})
         protocol, results, notes = evaluate_files(protocol.name, args.h5, args.scores, args.annotations,
                                                   split_file=args.split_file, subset=args.subset,
                                                   allow_negative=args.allow_negative_scores)
@@ -321,7 +327,7 @@ def _main(argv=None) -> int:
     print(format_table(protocol, results, means))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.out:
+    if args.out is not None:
         payload = {"videos": {k: v.as_dict() for k, v in results.items()}, "mean": means}
         try:
             write_json_atomically(Path(args.out), payload, create_folders=False)

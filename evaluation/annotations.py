@@ -9,6 +9,7 @@ number the videos in the order they first appear in this file, so the h5 key
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,20 @@ def default_annotations_path() -> Path:
 
 
 def _read_text(path: Path) -> str:
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    """The file's text, gunzipped when it is gzip; a device, a pipe or more than the limit is refused."""
+    from storage.files import TEXT_INPUT_LIMIT, InputFileError, read_input_bytes
+
+    try:
+        raw = read_input_bytes(path, "TVSum annotation file")
+    except InputFileError as error:
+        if str(error).endswith("not found"):
+            raise FileNotFoundError(str(error)) from None
+        raise ValueError(str(error)) from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacked:
+            raw = unpacked.read(TEXT_INPUT_LIMIT + 1)
+        if len(raw) > TEXT_INPUT_LIMIT:
+            raise ValueError(f"{path}: unpacks to more than a TVSum annotation file can be")
     return raw.decode("utf-8")
 
 
@@ -74,6 +85,14 @@ def load_tvsum_annotations(path=None, *, by_id: bool = False) -> dict[str, np.nd
             scores = np.array(fields[2].split(","), dtype=np.float64)
         except ValueError:
             raise ValueError(f"{path}: line {line_no}: scores are not comma-separated numbers") from None
+        if not np.isfinite(scores).all() or scores.min() < 0:
+            at = int(np.flatnonzero(~np.isfinite(scores) | (scores < 0))[0])
+            raise ValueError(f"{path}: line {line_no}: video {fields[0]}: frame {at + 1} has score "
+                             f"{fields[2].split(',')[at].strip()}; annotators' scores are finite numbers >= 0 "
+                             f"(TVSum's are 1 to 5)")
+        if scores.max() <= 0:
+            raise ValueError(f"{path}: line {line_no}: video {fields[0]}: every score is 0; the protocol divides "
+                             f"each annotator's scores by their maximum")
         rows.setdefault(fields[0], []).append(scores)
 
     if not rows:

@@ -51,10 +51,12 @@ def _result_files(path: Path) -> list[Path]:
 
 
 def _read_json(path: Path) -> dict:
+    from storage.files import InputFileError, read_input_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise CompareError(f"{path}: cannot be read ({error})") from None
+        data = json.loads(read_input_text(path, "result of inference.py"))
+    except InputFileError as error:
+        raise CompareError(str(error)) from None
     except (ValueError, RecursionError) as error:
         raise CompareError(f"{path}: not JSON ({str(error).splitlines()[0][:120]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):

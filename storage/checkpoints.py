@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .files import replace_together, write_atomically
+from .files import check_input_file, read_input_text, replace_together, write_atomically
 
 
 def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple[Path, Path]:
@@ -52,19 +52,22 @@ def _serialised(obj) -> bytes:
 class ProgressWriter:
     """Writes progress files in a background thread while the next epoch trains (one write at a time).
 
-    The state handed to :meth:`submit` must be copies (it is serialised later). Temporaries that a
-    killed run left behind are removed when the writer starts.
+    The state handed to :meth:`submit` must be copies (it is serialised later). ``written_epoch`` is the epoch
+    of the last file known to be complete, set by the writing thread itself, so that a run stopped while a
+    write is in flight reports what is really on disk. Temporaries that a killed run left behind are removed
+    when the writer starts.
     """
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, written_epoch: int = 0):
         self.path = path
+        self.written_epoch = written_epoch
         self._thread = None
         self._error: BaseException | None = None
         if path is not None and path.parent.is_dir():
             for stale in path.parent.glob(f".{path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
 
-    def submit(self, config, state: dict[str, Any]) -> None:
+    def submit(self, config, state: dict[str, Any], epoch: int) -> None:
         import threading
 
         self.wait()
@@ -72,6 +75,7 @@ class ProgressWriter:
         def run() -> None:
             try:
                 save_progress(self.path, config, state)
+                self.written_epoch = epoch
             except BaseException as error:          # reported by wait(), in the training thread
                 self._error = error
 
@@ -181,9 +185,11 @@ def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dic
 
 def read_record(record_path: Path) -> dict[str, Any] | None:
     """A checkpoint's JSON record, or None when there is none or it cannot be read as a JSON object."""
+    from storage.files import read_input_text
+
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        record = json.loads(read_input_text(record_path, "checkpoint record"))
+    except (OSError, ValueError, RecursionError):          # InputFileError included
         return None
     return record if isinstance(record, dict) else None
 
@@ -233,10 +239,16 @@ class MissingCheckpoint(FileNotFoundError):
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict saved by this project or by the original code, with a clear error when it is missing."""
+    from storage.files import InputFileError, check_input_file
+
     path = Path(path)
-    if not path.is_file():
-        raise MissingCheckpoint(f"{path}: checkpoint not found. Train it with `python train.py` "
-                                f"or place the original authors' weights there.")
+    try:
+        check_input_file(path, "checkpoint")
+    except InputFileError as error:
+        if str(error).endswith(" not found"):
+            raise MissingCheckpoint(f"{path}: checkpoint not found. Train it with `python train.py` "
+                                    f"or place the original authors' weights there.") from None
+        raise ValueError(str(error)) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

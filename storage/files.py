@@ -145,3 +145,75 @@ def describe_write_error(error: OSError) -> str:
     target = error.filename if error.filename is not None else "a file"
     reason = error.strerror or type(error).__name__
     return f"{target}: cannot be written ({reason})"
+
+
+class InputFileError(ValueError):
+    """An input that is missing, not a regular file, too large or unreadable; one line naming it."""
+
+
+#: Far above any real scores file, split file, record or description (TVSum's scores JSON is about 1 MB).
+TEXT_INPUT_LIMIT = 256 * 2**20
+
+
+def check_input_file(path: Path | str, what: str) -> Path:
+    """``path`` names an existing regular file (symbolic links followed).
+
+    A folder, a device such as ``/dev/zero`` or a pipe is refused before it is opened: reading one
+    would never end or would fill memory.
+    """
+    import stat
+
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: {what} not found") from None
+    except (OSError, ValueError) as error:                 # a name too long, a NUL byte, a loop of links
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputFileError(f"{path}: {what} cannot be opened ({reason})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputFileError(f"{path}: is a folder, not a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputFileError(f"{path}: is not a regular file (a device, pipe or socket), not a {what}")
+    return path
+
+
+def read_input_bytes(path: Path | str, what: str, limit: int = TEXT_INPUT_LIMIT) -> bytes:
+    """The whole of a small input file, refused with one line when it is not a regular file or exceeds ``limit``."""
+    path = check_input_file(path, what)
+    size = path.stat().st_size
+    if size > limit:
+        raise InputFileError(f"{path}: {_megabytes(size)}, more than a {what} can be ({_megabytes(limit)})")
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as error:
+        raise InputFileError(f"{path}: {what} cannot be read ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise InputFileError(f"{path}: more than a {what} can be ({_megabytes(limit)})")
+    return data
+
+
+def read_input_text(path: Path | str, what: str, limit: int = TEXT_INPUT_LIMIT) -> str:
+    """:func:`read_input_bytes` decoded as UTF-8, refused with the offending byte's position otherwise."""
+    data = read_input_bytes(path, what, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: {what} is not UTF-8 text (byte {error.start})") from None
+
+
+def is_same_file(first: Path | str, second: Path | str) -> bool:
+    """Whether two paths name one existing file (through links, ``..`` and hard links alike)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False
+
+
+def refuse_overwriting_inputs(option: str, out: Path | str, inputs: dict[str, Path | str]) -> None:
+    """Refuse an output path that names one of the run's inputs (``{what: path}``): writing it would destroy it."""
+    for what, path in inputs.items():
+        if path is not None and is_same_file(out, path):
+            raise OutputLocationError(f"{option}: {out} is the {what} this command reads ({path}); "
+                                      f"writing the results there would replace it; choose another file")

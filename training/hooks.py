@@ -80,22 +80,22 @@ class ProgressSnapshots(EpochHook):
     def __init__(self, path: Path | None, every: int):
         self.path, self.every = path, every
         self.writer = ProgressWriter(path)
-        self.saved_epoch = self._pending_epoch = 0
+
+    @property
+    def saved_epoch(self) -> int:
+        return self.writer.written_epoch
 
     def start(self, run: "SplitRun") -> None:
-        self.saved_epoch = self._pending_epoch = run.first_epoch - 1
+        self.writer.written_epoch = run.first_epoch - 1
 
     def epoch_end(self, run: "SplitRun", metrics: EpochMetrics, entry: dict[str, Any]) -> None:
         epoch = metrics.epoch
         if self.path is None or not self.every or epoch >= run.config.epochs or epoch % self.every:
             return
-        self.saved_epoch = self._pending_epoch            # submit() first waits for the previous write
-        self.writer.submit(run.config, run.snapshot(epoch))
-        self._pending_epoch = epoch
+        self.writer.submit(run.config, run.snapshot(epoch), epoch)
 
     def finish(self, run: "SplitRun") -> None:
         self.writer.wait()
-        self.saved_epoch = self._pending_epoch
 
     def stop(self, run: "SplitRun") -> None:
         try:

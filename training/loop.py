@@ -30,7 +30,7 @@ from .hooks import EpochHook, EpochLog, ProgressBar, ProgressSnapshots
 from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
 from .scoring import VideoResult, evaluate_record, evaluate_videos, predict, score_records, score_split
 from .selection import EpochMetrics, selection_rule
-from .signals import Terminated
+from stopping import Terminated
 from .step import group_gradients, make_optimizer, place_model, train_step
 from .stream import after_evaluation_draw, cpu_state, epoch_order, fresh_model, initial_state
 from .videos import VideoSource, return_large_buffers_to_the_system
@@ -212,7 +212,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             source.close()
         finished = outcome.history[-1].epoch if outcome.history else 0
         raise _interruption(stop, f"{bundle.name} {bundle.splits[split - 1].label}", finished, snapshots.saved_epoch,
-                            progress_path) from None
+                            progress_path, snapshots.every) from None
     for hook in every_hook:
         hook.finish(run)
     replay.close()
@@ -242,13 +242,15 @@ def _read_progress(path: Path, config: Config, world: World) -> dict[str, Any] |
 
 
 def _interruption(stop: BaseException, where: str, finished: int, saved: int,
-                  progress_path: Path | None) -> TrainingInterrupted:
+                  progress_path: Path | None, every: int) -> TrainingInterrupted:
     """The one line a stopped run prints: where it stopped, what is kept, how to continue."""
     cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
     if saved:
         kept = f"epochs 1-{saved} are saved in {progress_path}; `--resume` continues at epoch {saved + 1}"
+    elif progress_path is not None and finished and not every:
+        kept = "progress files are off (--progress-every 0); the split starts over"
     elif progress_path is not None and finished:
-        kept = "no progress file was written (--progress-every); the split starts over"
+        kept = f"no progress file is complete yet (one is written every {every} epoch(s)); the split starts over"
     else:
         kept = "the split starts over"
     when = f"after epoch {finished}" if finished else "during epoch 1"

@@ -69,29 +69,46 @@ def read_scores(path: Path) -> dict[str, np.ndarray]:
 
 def read_intervals(path: Path) -> dict[str, list[list[tuple[int, int]]]]:
     """SumMe-style selections by video name: for each user, inclusive frame intervals."""
+    from dataset import RepeatedField, load_json_strictly
+    from storage.files import InputFileError, read_input_text
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise AnnotationError(f"{path}: cannot be read as JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise AnnotationError(f"{path}: expected an object {{video name: [user intervals, ...]}}")
+        data = load_json_strictly(read_input_text(path, "interval annotation file"))
+    except InputFileError as error:
+        raise AnnotationError(str(error)) from None
+    except RepeatedField as repeated:
+        raise AnnotationError(f"{path}: video {repeated.field!r}: appears twice (JSON would keep the last "
+                              f"silently)") from None
+    except (ValueError, RecursionError) as error:
+        raise AnnotationError(f"{path}: cannot be read as JSON ({str(error)[:120] or 'nested too deeply'})") from None
+    if not isinstance(data, dict) or not data:
+        raise AnnotationError(f"{path}: expected a non-empty object {{video name: [user intervals, ...]}}")
     out = {}
     for name, users in data.items():
-        if not isinstance(users, list) or not users:
-            raise AnnotationError(f"{path}: video {name!r}: field 'users': expected a list of users")
-        parsed = []
-        for user, intervals in enumerate(users, start=1):
-            try:
-                pairs = [(int(a), int(b)) for a, b in intervals]
-            except (TypeError, ValueError):
-                raise AnnotationError(f"{path}: video {name!r}: field 'user {user}': expected [[first, last], ...] "
-                                      f"frame intervals") from None
-            if any(a < 0 or b < a for a, b in pairs):
-                raise AnnotationError(f"{path}: video {name!r}: field 'user {user}': intervals need "
-                                      f"0 <= first <= last")
-            parsed.append(pairs)
-        out[name] = parsed
+        if not isinstance(users, list):
+            raise AnnotationError(f"{path}: video {name!r}: field 'users': expected a list of users, each a list "
+                                  f"of [first, last] frame intervals")
+        if not users:
+            raise AnnotationError(f"{path}: video {name!r}: field 'users': no users")
+        out[name] = [_user_intervals(path, name, user, intervals) for user, intervals in enumerate(users, start=1)]
     return out
+
+
+def _user_intervals(path: Path, name: str, user: int, intervals) -> list[tuple[int, int]]:
+    where = f"{path}: video {name!r}: field 'user {user}'"
+
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not isinstance(intervals, list) or not all(isinstance(pair, list) and len(pair) == 2 and all(map(whole, pair))
+                                                  for pair in intervals):
+        raise AnnotationError(f"{where}: expected [[first, last], ...] frame intervals of whole numbers")
+    if not intervals:
+        raise AnnotationError(f"{where}: no intervals (the user selected no frame); every user's summary takes part "
+                              f"in F1, so an empty one would lower every method's score")
+    if any(first < 0 or last < first for first, last in intervals):
+        raise AnnotationError(f"{where}: intervals need 0 <= first <= last")
+    return [(first, last) for first, last in intervals]
 
 
 def _unit_range(values: np.ndarray) -> np.ndarray:
@@ -150,16 +167,20 @@ def main(argv=None) -> int:
     elif not args.videos or not args.annotations:
         parser.error("the following arguments are required: "
                      + ", ".join(n for n, v in (("videos", args.videos), ("--annotations", args.annotations)) if not v))
-    from training.signals import INTERRUPTED_STATUS, Terminated, stop_status, terminate_as_exception
+    from stopping import run_until_stopped
 
+    return run_until_stopped(lambda: _build_reporting_errors(args),
+                             "nothing was written; the previous files (if any) are as they were")
+
+
+def _build_reporting_errors(args) -> int:
     try:
-        with terminate_as_exception():
-            if args.official:
-                from .official import build_release
+        if args.official:
+            from .official import build_release
 
-                return build_release(args)
-            plan = check(args)
-            return build(args, plan)
+            return build_release(args)
+        plan = check(args)
+        return build(args, plan)
     except (AnnotationError, ValueError) as error:
         for line in str(error).splitlines():                 # a release's problems: one line each
             print(f"error: {line}", file=sys.stderr)
@@ -167,10 +188,6 @@ def main(argv=None) -> int:
     except OSError as error:
         print(f"error: {describe_write_error(error)}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, Terminated) as stop:
-        cause = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-        print(f"{cause}: nothing was written; the previous files (if any) are as they were", file=sys.stderr)
-        return stop_status(stop) if isinstance(stop, Terminated) else INTERRUPTED_STATUS
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
-from storage.files import write_atomically
+from storage.files import read_input_text, write_atomically
 
 #: The curve's drawing area, in SVG user units (the SVG scales to the page's width).
 WIDTH, HEIGHT = 1000, 220
@@ -34,7 +34,12 @@ def relative_url(target: Path | str, page: Path | str) -> str:
         relative = os.path.relpath(target, folder)
     except ValueError:                                  # another drive (Windows): an absolute file URL
         return target.as_uri()
-    return quote(relative.replace(os.sep, "/"))
+    return _url(relative.replace(os.sep, "/"))
+
+
+def _url(name: str) -> str:
+    """A file name percent-encoded from its bytes on disk: a name that is not UTF-8 still links to its file."""
+    return quote(os.fsencode(name))
 
 
 def clock(seconds: float) -> str:
@@ -47,7 +52,9 @@ def clock(seconds: float) -> str:
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Escaped for HTML; bytes of a file name that are not UTF-8 are shown as U+FFFD."""
+    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return html.escape(text, quote=True)
 
 
 def _number(value: float) -> str:
@@ -317,14 +324,14 @@ def summary_page(record: Mapping[str, Any], page: Path | str, source: Path | str
                      'features, so the shots and scores are meaningless.</p>')
     files = []
     if summary.get("video"):
-        files.append(f'<a href="{_e(quote(summary["video"]))}">summary video ({_e(summary["video"])})</a>')
+        files.append(f'<a href="{_e(_url(summary["video"]))}">summary video ({_e(summary["video"])})</a>')
     stem = page.stem
-    files.append(f'<a href="{_e(quote(stem + ".json"))}">shots and scores ({_e(stem)}.json)</a>')
-    files.append(f'<a href="{_e(quote(stem + ".png"))}">plot ({_e(stem)}.png)</a>')
+    files.append(f'<a href="{_e(_url(stem + ".json"))}">shots and scores ({_e(stem)}.json)</a>')
+    files.append(f'<a href="{_e(_url(stem + ".png"))}">plot ({_e(stem)}.png)</a>')
     toggle_state, toggle_note = ("", "") if selected else (" disabled", " (no shot is selected)")
     fallback = ""
     if summary.get("video"):
-        fallback = f', and <a href="{_e(quote(summary["video"]))}">the summary video</a> (H.264) may play'
+        fallback = f', and <a href="{_e(_url(summary["video"]))}">the summary video</a> (H.264) may play'
     layout = {"left": LEFT, "width": WIDTH - LEFT - RIGHT, "total": WIDTH, "duration": max(duration, 1e-6)}
     body = f"""
 <h1>{_e(name)}</h1>
@@ -374,13 +381,13 @@ def index_page(entries: Sequence[tuple[str, Mapping[str, Any]]], title: str = "C
         summary = record.get("summary", {})
         length = f'{float(summary.get("duration_s", 0)):.1f} s' if summary.get("frames") else "none"
         rows.append(
-            f'<tr><td><a href="{_e(quote(page_name))}">{_e(Path(str(record.get("input", stem))).name)}</a>'
+            f'<tr><td><a href="{_e(_url(page_name))}">{_e(Path(str(record.get("input", stem))).name)}</a>'
             f'{" <span class=note>(not everything decoded)</span>" if record.get("warning") else ""}</td>'
             f'<td class="n">{_e(clock(float(record.get("duration_s", 0))))}</td>'
             f'<td class="n">{len(shots)}</td><td class="n">{sum(1 for s in shots if s.get("selected"))}</td>'
             f'<td class="n">{length}</td>'
-            f'<td><a href="{_e(quote(page_name))}" tabindex="-1" aria-hidden="true">'
-            f'<img src="{_e(quote(stem + ".png"))}" alt="importance curve of {_e(stem)}" loading="lazy"></a></td></tr>')
+            f'<td><a href="{_e(_url(page_name))}" tabindex="-1" aria-hidden="true">'
+            f'<img src="{_e(_url(stem + ".png"))}" alt="importance curve of {_e(stem)}" loading="lazy"></a></td></tr>')
     body = f"""
 <h1>{_e(title)}</h1>
 <p class="facts">{len(entries)} summarised video{"" if len(entries) == 1 else "s"}; open one to play it with its
@@ -405,8 +412,8 @@ def folder_entries(folder: Path | str) -> list[tuple[str, dict]]:
             continue
         record_path = page.with_suffix(".json")
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(read_input_text(record_path, "summary record"))
+        except (ValueError, RecursionError):                 # InputFileError included: not a summary
             continue
         if isinstance(record, dict) and isinstance(record.get("shots"), list) and "summary" in record:
             entries.append((page.name, record))

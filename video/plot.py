@@ -31,7 +31,7 @@ def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_s
     axes.set_ylim(0, max(1.0, float(np.max(step_scores)) * 1.05 if len(step_scores) else 1.0))
     axes.set_xlabel("time (s)")
     axes.set_ylabel("score")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), fontsize=10)  # any file name
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
