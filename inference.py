@@ -133,7 +133,7 @@ def final_table(results: dict, splits) -> str:
 
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
-    from stopping import run_until_stopped
+    from storage.stopping import run_until_stopped
 
     return run_until_stopped(lambda: _main(config, args), "no results were written")
 

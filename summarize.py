@@ -84,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from stopping import run_until_stopped
+    from storage.stopping import run_until_stopped
 
     def summarise() -> int:
         from video.batch import run      # imports torch: after the arguments are checked

@@ -257,7 +257,7 @@ def check_progress_files(config: Config, specs) -> None:
 def main(argv=None) -> int:
     config, args = parse_arguments(argv)
 
-    from stopping import run_until_stopped
+    from storage.stopping import run_until_stopped
 
     return run_until_stopped(lambda: _main(config, args), "finished splits are kept, and `--resume` continues the "
                                                            "others from their progress files",

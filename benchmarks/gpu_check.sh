@@ -14,7 +14,7 @@ PYTHON=${PYTHON:-python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 if [ "${1:-}" = "--dry-run" ]; then
-  DEVICE=cpu; STEPS=2; REPEATS=1; LENGTHS="20 30"; RANKS=2; EPOCHS=1; JOBS="1"; SPLITS="1"; SMALL="--small"
+  DEVICE=cpu; STEPS=1; REPEATS=1; LENGTHS="20 30"; RANKS=2; EPOCHS=1; JOBS="1"; SPLITS="1"; SMALL="--small"
 else
   DEVICE=cuda; STEPS=20; REPEATS=5; LENGTHS="290 500"; EPOCHS=2; JOBS="1 2 4 8"; SPLITS="1 2 3 4 5"; SMALL=""
   RANKS=$("$PYTHON" -c "import torch; print(max(1, torch.cuda.device_count()))")

@@ -48,9 +48,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--splits", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--small", action="store_true", help="short videos (a dry run of the script)")
+    parser.add_argument("--small", action="store_true", help="10 short videos per dataset (a dry run of the script)")
     args = parser.parse_args(argv)
-    shapes = {name: ({**shape, "min_steps": 15, "max_steps": 25} if args.small else shape)
+    shapes = {name: ({**shape, "n_videos": 10, "min_steps": 15, "max_steps": 25} if args.small else shape)
               for name, shape in SHAPES.items()}
     with tempfile.TemporaryDirectory() as folder:
         data = generate(Path(folder), shapes)

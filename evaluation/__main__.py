@@ -254,7 +254,7 @@ def format_table(protocol, results: dict, means: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from stopping import run_until_stopped
+    from storage.stopping import run_until_stopped
 
     return run_until_stopped(lambda: _main(argv), "nothing was written")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,12 @@ import torch
 
 import dataset as eccv16
 import demo.eccv16 as demo_data
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several test processes share the cores: one thread each (and in the commands they start) keeps them
+    # from oversubscribing the machine. Tests that compare thread counts set theirs explicitly.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
 
 #: Small enough that a split trains for an epoch in about a second on one CPU thread (4 training
 #: videos and 1 test video per split), large enough for the 5 splits of the eccv16 layout.

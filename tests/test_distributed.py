@@ -47,28 +47,37 @@ def one_group(spec, group_size: int, world: World) -> dict[str, dict[str, torch.
             "stats": {n: b.clone() for n, b in model.named_buffers() if "running" in n}}
 
 
-def _rank(rank: int, size: int, port: int, spec, videos_per_step: int, out: str, what: str) -> None:
+def _rank(rank: int, size: int, port: int, spec, jobs: list[tuple[str, int]], out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=size)
     try:
         world = World(rank=rank, size=size, backend="gloo")
-        if what == "group":
-            result = one_group(spec, videos_per_step, world)
-        else:
-            outcome = train_split(run_config(videos_per_step), load_bundle(spec), 1, device=CPU, progress=False,
-                                  world=world)
-            result = {"state": outcome.best_state, "log": outcome.log}
-        torch.save(result, f"{out}.rank{rank}")
+        results = {}
+        for what, videos_per_step in jobs:
+            if what == "group":
+                results[what, videos_per_step] = one_group(spec, videos_per_step, world)
+            else:
+                outcome = train_split(run_config(videos_per_step), load_bundle(spec), 1, device=CPU, progress=False,
+                                      world=world)
+                results[what, videos_per_step] = {"state": outcome.best_state, "log": outcome.log}
+        torch.save(results, f"{out}.rank{rank}")
     finally:
         dist.destroy_process_group()
 
 
-def distributed_run(spec, videos_per_step: int, tmp_path: Path, what: str = "train", size: int = 2) -> list[dict]:
-    out = str(tmp_path / f"{what}{videos_per_step}")
-    mp.start_processes(_rank, args=(size, free_port(), spec, videos_per_step, out, what), nprocs=size, join=True,
-                       start_method="spawn")
-    return [torch.load(f"{out}.rank{rank}") for rank in range(size)]
+#: Every case the tests below compare, run in one group of 2 ranks (each spawned rank imports torch anew).
+DISTRIBUTED_CASES = [("group", 3), ("group", 4), ("group", 1), ("train", 3), ("train", 2)]
+
+
+@pytest.fixture(scope="module")
+def distributed_results(eccv16_dirs, tmp_path_factory) -> dict[tuple[str, int], list[dict]]:
+    """``{(what, videos per step): [rank 0's result, rank 1's]}``."""
+    size, out = 2, str(tmp_path_factory.mktemp("distributed") / "result")
+    mp.start_processes(_rank, args=(size, free_port(), eccv16_dirs.spec("SumMe"), DISTRIBUTED_CASES, out),
+                       nprocs=size, join=True, start_method="spawn")
+    ranks = [torch.load(f"{out}.rank{rank}") for rank in range(size)]
+    return {case: [rank[case] for rank in ranks] for case in DISTRIBUTED_CASES}
 
 
 def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -76,11 +85,12 @@ def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("group_size", [3, 4, 1])
-def test_a_group_split_over_two_ranks_gives_the_gradient_and_statistics_of_one_process(eccv16_dirs, tmp_path,
+def test_a_group_split_over_two_ranks_gives_the_gradient_and_statistics_of_one_process(eccv16_dirs,
+                                                                                       distributed_results,
                                                                                        group_size):
     """Groups of 3 (odd: one rank trains 2 videos, the other 1), 4 (even) and 1 (one rank idle)."""
     spec = eccv16_dirs.spec("SumMe")
-    ranks = distributed_run(spec, group_size, tmp_path, what="group")
+    ranks = distributed_results["group", group_size]
     with torch_state_restored(threads=1):
         single = one_group(spec, group_size, World())
     for rank in ranks:
@@ -105,10 +115,10 @@ def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> fl
 
 
 @pytest.mark.parametrize("videos_per_step", [3, 2])
-def test_two_ranks_give_the_weights_of_one_process(eccv16_dirs, tmp_path, videos_per_step):
+def test_two_ranks_give_the_weights_of_one_process(eccv16_dirs, distributed_results, videos_per_step):
     """4 training videos: groups of 3 (not divisible by 2, then a last group of 1) and of 2."""
     spec = eccv16_dirs.spec("SumMe")
-    ranks = distributed_run(spec, videos_per_step, tmp_path)
+    ranks = distributed_results["train", videos_per_step]
     one_thread, two_threads = single_run(spec, videos_per_step, 1), single_run(spec, videos_per_step, 2)
 
     # Both ranks end with the same weights (they take the same steps) ...

@@ -306,7 +306,7 @@ def wait_for_epochs(log: Path, count: int, process: subprocess.Popen, limit: flo
 @pytest.mark.parametrize("sent, status, cause", [(signal.SIGINT, 130, "interrupted"),
                                                  (signal.SIGTERM, 143, "terminated (SIGTERM)")])
 def test_a_stopped_run_says_where_it_stopped_and_resume_continues(eccv16_dirs, tmp_path, sent, status, cause):
-    argv = ["train.py", *tiny_argv(eccv16_dirs, tmp_path, "--epochs", "8")]
+    argv = ["train.py", *tiny_argv(eccv16_dirs, tmp_path, "--epochs", "5")]
     log = tmp_path / "results" / "SumMe_split1.jsonl"
     process = command(*argv)
     wait_for_epochs(log, 2, process)
@@ -323,12 +323,14 @@ def test_a_stopped_run_says_where_it_stopped_and_resume_continues(eccv16_dirs, t
     assert saved in (finished - 1, finished) and str(path) in lines[0]
     assert f"`--resume` continues at epoch {saved + 1}" in lines[0]
     assert torch.load(path, weights_only=True)["epoch"] == saved
+    if sent == signal.SIGTERM:
+        return                  # both stops leave the same files; resuming is shown once, after Ctrl-C
 
     resumed = subprocess.run([sys.executable, *argv, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
-    assert (f"SumMe split 1 ('split0' in the file): continuing at epoch {saved + 1} of 8 from {path}"
+    assert (f"SumMe split 1 ('split0' in the file): continuing at epoch {saved + 1} of 5 from {path}"
             in resumed.stdout)
-    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == list(range(1, 9))
+    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == list(range(1, 6))
     assert not path.exists()
 
 

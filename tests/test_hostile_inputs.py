@@ -25,7 +25,7 @@ import train
 from config import Config, ConfigError
 from dataset import DatasetError, load_h5, read_splits_file
 from evaluation.__main__ import main as evaluation_main
-from stopping import run_until_stopped, terminate_as_exception
+from storage.stopping import run_until_stopped, terminate_as_exception
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

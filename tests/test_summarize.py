@@ -310,7 +310,7 @@ def test_an_unusable_record_is_one_line_and_options_from_the_command_line_ignore
 
 @pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, 130), ("Terminated", 143)])
 def test_ctrl_c_and_sigterm_stop_with_one_line(tmp_path, capsys, monkeypatch, stop, status):
-    from stopping import Terminated
+    from storage.stopping import Terminated
 
     def stopped(args):
         raise Terminated() if stop == "Terminated" else stop()

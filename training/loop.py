@@ -30,7 +30,7 @@ from .hooks import EpochHook, EpochLog, ProgressBar, ProgressSnapshots
 from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
 from .scoring import VideoResult, evaluate_record, evaluate_videos, predict, score_records, score_split
 from .selection import EpochMetrics, selection_rule
-from stopping import Terminated
+from storage.stopping import Terminated
 from .step import group_gradients, make_optimizer, place_model, train_step
 from .stream import after_evaluation_draw, cpu_state, epoch_order, fresh_model, initial_state
 from .videos import VideoSource, return_large_buffers_to_the_system

@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     elif not args.videos or not args.annotations:
         parser.error("the following arguments are required: "
                      + ", ".join(n for n, v in (("videos", args.videos), ("--annotations", args.annotations)) if not v))
-    from stopping import run_until_stopped
+    from storage.stopping import run_until_stopped
 
     return run_until_stopped(lambda: _build_reporting_errors(args),
                              "nothing was written; the previous files (if any) are as they were")
