@@ -360,6 +360,9 @@ class _FieldReader:
         if not isinstance(key, str) or not _encodable(key):
             raise DatasetError(path, "not a valid video key (expected text that UTF-8 can encode)",
                                video=str(key))
+        if "/" in key or key in ("", ".", ".."):        # h5 paths: '/video_1' or 'video_1/' name video_1 again
+            raise DatasetError(path, "not a video key (a video is a group at the top of the file, named without "
+                                     "'/')", video=key)
         if h5.get(key, getlink=True) is None:
             raise DatasetError(path, "missing video key (the file has "
                                f"{len(h5.keys())} videos: {_preview(natural_sorted(h5.keys()))})",

@@ -57,6 +57,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         per_video = {v.key: v.metrics for v in videos}
         means = protocol.means(per_video.values())
         record = read_record(record_path) or {}
+        warn_when_the_split_changed(record, record_path, bundle.splits[split - 1])
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means,
                          "selected_on": record.get("select_on", "test (the original's protocol)")}
         rows = [(key, *(protocol.metric(c).format(v[c]) for c in columns), v["summary_frames"])
@@ -75,6 +76,35 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     return {"h5": str(spec.h5_path), "protocol": protocol.name, "f1_convention": protocol.f1, "splits": splits,
             "final": final, "random_scores": baseline, "random_scores_by_split": by_split,
             "performance_over_random": over_random}
+
+
+def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
+    """One warning when the checkpoint was trained on a split whose videos are not the ones scored now."""
+    recorded = record.get("split_videos")
+    if not isinstance(recorded, dict):
+        return
+    trained_on = set(recorded.get("train", [])) | set(recorded.get("validation", []))
+    leaked = sorted(set(split.test_keys) & trained_on)
+    if leaked:
+        print(f"warning: {record_path}: {len(leaked)} of the {len(split.test_keys)} test videos scored now were "
+              f"training or validation videos of this checkpoint (e.g. {leaked[0]!r}): the split file changed; these "
+              f"numbers are not a test", file=sys.stderr)
+    elif sorted(recorded.get("test", [])) != sorted(split.test_keys):
+        print(f"warning: {record_path}: the test videos scored now are not those the checkpoint was trained "
+              f"beside (the split file changed)", file=sys.stderr)
+
+
+def _is_inference_result(path: Path) -> bool:
+    """Whether an existing file is what this command writes (it may be replaced); anything else is kept."""
+    import json
+
+    from storage.files import read_input_text
+
+    try:
+        data = json.loads(read_input_text(path, "results file"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and set(data) == {"config", "datasets"}
 
 
 def scored_files(config: Config, specs) -> dict[str, Path]:
@@ -154,6 +184,11 @@ def _main(config: Config, args) -> int:
         if out.name == "report.html":
             raise ValueError(f"--out: {out} is the name of the page written beside the results JSON; choose "
                              f"another name")
+        if out.suffix.lower() != ".json":
+            raise ValueError(f"--out: {out}: the results are JSON; give a path ending in .json")
+        if out.is_file() and not _is_inference_result(out):
+            raise ValueError(f"--out: {out} exists and is not a result of inference.py (a training log or "
+                             f"summary?); it is left as it is; choose another file")
         check_output_folder(out.parent)
         device = resolve_device(config.device)
         specs = dataset_sources(config, args.demo)

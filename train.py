@@ -65,6 +65,7 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
     bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming)
+    as_in_the_file = bundle.splits[split - 1]            # the carve below follows from it and the seed
     if config.select_on == "validation":
         bundle = bundle.with_validation(config.validation_fraction, config.seed)
     log_path = Path(config.results_dir) / f"{spec.name}_split{split}.jsonl"
@@ -92,6 +93,7 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
             "select_on": config.select_on if not bundle.splits[split - 1].val_keys or config.select_on == "validation"
             else "validation (the split file's)",
             "selection_videos": list(bundle.splits[split - 1].selection_keys),
+            "split_videos": split_videos(as_in_the_file),
             "seed": config.seed, "seconds": round(outcome.seconds, 2), "resumed_from_epoch": outcome.resumed_from,
             "device": str(device), "torch_threads": torch.get_num_threads(), "world_size": world.size,
             "backend": world.backend, "h5": str(spec.h5_path), "splits_file": str(spec.splits_path),
@@ -102,6 +104,11 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
         resume_path.unlink(missing_ok=True)
     reported = outcome.test or outcome.best.as_dict()
     return spec.name, split, {**outcome.best.as_dict(), **reported, "epoch": outcome.best.epoch}, outcome.seconds
+
+
+def split_videos(split) -> dict[str, list[str]]:
+    """A split's videos as its split file names them, kept in the record (``--resume`` compares them)."""
+    return {"train": list(split.train_keys), "validation": list(split.val_keys), "test": list(split.test_keys)}
 
 
 def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, world=None) -> dict[str, dict[int, dict]]:
@@ -120,7 +127,8 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
     tasks, results = [], {spec.name: {} for spec in specs}
     for spec in specs:
         for split in config.splits:
-            if resume and split_is_finished(config.weights_dir, spec.name, split, fingerprint):
+            if resume and split_is_finished(config.weights_dir, spec.name, split, fingerprint,
+                                            split_videos(bundles[spec.name].splits[split - 1]), note=world.is_main):
                 record = read_record(checkpoint_paths(config.weights_dir, spec.name, split)[1])
                 results[spec.name][split] = {**record["metrics"], **(record.get("test_metrics") or {}),
                                              "epoch": record["selected_epoch"]}

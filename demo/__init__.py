@@ -35,6 +35,13 @@ def whole_number(text: str) -> int:
 def write_and_list(make) -> int:
     """A generator command's body: print every file ``make()`` wrote; a bad value or a failed write is one
     ``error:`` line and exit status 2."""
+    from storage.stopping import run_until_stopped
+
+    return run_until_stopped(lambda: _write_and_list(make), "each file written so far is whole; run the command "
+                                                            "again to write the set")
+
+
+def _write_and_list(make) -> int:
     import sys
 
     from storage.files import describe_write_error

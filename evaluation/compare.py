@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -64,6 +65,14 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _metric_value(file: Path, dataset: str, split, key: str, metric: str, value) -> float:
+    """A per-video metric as inference.py writes it: a finite JSON number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CompareError(f"{file}: dataset '{dataset}': split {split} video {key!r}: field '{metric}': {value!r} is "
+                           f"not a finite number")
+    return float(value)
+
+
 def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
     """``{dataset: {"protocol": name, "videos": {(split, key): {metric: value}}}}``, averaged over runs."""
     files = _result_files(Path(path))
@@ -73,9 +82,12 @@ def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
         for name, result in _read_json(file)["datasets"].items():
             try:
                 protocol = get_protocol(result["protocol"])
-                videos = {(str(split), key): {m: float(values[m]) for m in protocol.metrics}
+                videos = {(str(split), key): {m: _metric_value(file, name, split, key, m, values[m])
+                                              for m in protocol.metrics}
                           for split, entry in result["splits"].items() for key, values in entry["videos"].items()}
             except (KeyError, TypeError, ValueError, AttributeError) as error:
+                if isinstance(error, CompareError):
+                    raise
                 raise CompareError(f"{file}: dataset '{name}': not a result of inference.py ({error})") from None
             per_dataset[name] = {"protocol": protocol.name, "videos": videos}
         runs.append((file, per_dataset))
@@ -135,6 +147,27 @@ def compare(a_path: str | Path, b_path: str | Path, *, resamples: int = 10_000, 
     return {"a": str(a_path), "b": str(b_path), "resamples": resamples, "seed": seed, "datasets": datasets}
 
 
+def _check_out(out: Path, inputs: list[Path]) -> None:
+    """A JSON path in an existing folder that is none of the inputs (nor a file inside an input folder)."""
+    from storage.files import OutputLocationError, refuse_overwriting_inputs
+
+    if out.is_dir() or not out.parent.is_dir() or not str(out).strip():
+        raise CompareError(f"--out: {out}: cannot write: give a file path in an existing folder")
+    files = {f"result {label}" + (f" ({index})" if index else ""): path
+             for label, given in zip("AB", inputs) for index, path in enumerate(_existing_results(given))}
+    try:
+        refuse_overwriting_inputs("--out", out, files)
+    except OutputLocationError as error:
+        raise CompareError(str(error)) from None
+
+
+def _existing_results(path: Path) -> list[Path]:
+    try:
+        return _result_files(path)
+    except CompareError:
+        return [path]
+
+
 def format_comparison(result: dict[str, Any]) -> str:
     lines = [f"A = {result['a']}", f"B = {result['b']}", ""]
     head = f"{'dataset':<10} {'metric':<14} {'n':>4} {'A':>9} {'B':>9} {'B - A':>9} {'95% CI (bootstrap)':>22} {'p (Wilcoxon)':>13}"
@@ -150,7 +183,17 @@ def format_comparison(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: Enough for a stable 95 % interval many times over; each resample holds one index per video in memory.
+MAX_RESAMPLES = 1_000_000
+
+
 def main(argv=None) -> int:
+    from storage.stopping import run_until_stopped
+
+    return run_until_stopped(lambda: _main(argv), "nothing was written")
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.compare",
                                      description="Compare two inference.py results video by video (paired).")
     parser.add_argument("a", type=Path, help="inference.py's JSON (or a folder of runs' inference.json)")
@@ -159,19 +202,19 @@ def main(argv=None) -> int:
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     args = parser.parse_args(argv)
-    if args.resamples < 1 or args.seed < 0:
-        print("error: --resamples must be at least 1 and --seed at least 0", file=sys.stderr)
+    if not 1 <= args.resamples <= MAX_RESAMPLES:
+        print(f"error: --resamples: expected 1 to {MAX_RESAMPLES:,}, got {args.resamples}", file=sys.stderr)
+        return 2
+    if args.seed < 0:
+        print(f"error: --seed: expected an integer >= 0, got {args.seed}", file=sys.stderr)
         return 2
     try:
-        if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
-            raise CompareError(f"--out: {args.out}: cannot write: give a file path in an existing folder")
+        if args.out is not None:
+            _check_out(args.out, [args.a, args.b])
         result = compare(args.a, args.b, resamples=args.resamples, seed=args.seed)
     except CompareError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
-        return 130
     print(format_comparison(result))
     if args.out is not None:
         try:

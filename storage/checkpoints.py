@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .files import check_input_file, read_input_text, replace_together, write_atomically
+from .files import replace_together, write_atomically
 
 
 def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple[Path, Path]:
@@ -221,8 +221,13 @@ def same_training(recorded: dict[str, Any], fingerprint: dict[str, Any]) -> bool
     return {**{k: v for k, v in defaults.items() if k in fingerprint}, **recorded} == fingerprint
 
 
-def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerprint: dict[str, Any]) -> bool:
-    """True when the split's checkpoint and record exist and were trained with the same options."""
+def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerprint: dict[str, Any],
+                      videos: dict[str, list[str]] | None = None, *, note: bool = False) -> bool:
+    """True when the split's checkpoint and record exist and were trained with the same options and, when
+    ``videos`` is given and the record names them, on the same training, validation and test videos.
+
+    ``note``: say in one line why a split with a complete record is trained again (its videos changed).
+    """
     weights_path, record_path = checkpoint_paths(weights_dir, dataset, split)
     record = read_record(record_path)
     if record is None or not record.get("complete") or not weights_path.is_file():
@@ -230,7 +235,15 @@ def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerp
     if "weights_sha256" in record and record["weights_sha256"] != _file_sha256(weights_path):
         return False                     # the record describes other weights (a set replaced halfway)
     recorded = record.get("fingerprint")
-    return isinstance(recorded, dict) and same_training(recorded, fingerprint)
+    if not (isinstance(recorded, dict) and same_training(recorded, fingerprint)):
+        return False
+    if videos is not None and isinstance(record.get("split_videos"), dict) and record["split_videos"] != videos:
+        if note:
+            changed = [role for role in videos if record["split_videos"].get(role) != videos[role]]
+            print(f"{dataset} split {split}: its {' and '.join(changed)} videos differ from those {record_path} "
+                  f"was trained with (the split file changed); trained again")
+        return False
+    return True
 
 
 class MissingCheckpoint(FileNotFoundError):

@@ -86,18 +86,21 @@ def test_inference_refuses_an_out_that_is_its_h5_or_checkpoint(eccv16_dirs, tmp_
     weights.mkdir(parents=True)
     checkpoint = weights / "split1.pt"
     checkpoint.write_bytes(b"weights a colleague sent")
+    record = weights / "split1.json"
+    record.write_text('{"config": {}}')
     h5 = eccv16_dirs.data_dir / "eccv16_dataset_summe_google_pool5.h5"
     h5_before = h5.read_bytes()
     common = [*eccv16_dirs.flags(), "--weights-dir", str(tmp_path / "weights"), "--datasets", "SumMe",
               "--splits", "1", "--device", "cpu"]
-    for out, what in ((h5, "h5 file of SumMe"), (checkpoint, "checkpoint split1.pt of SumMe"),
-                      (tmp_path / "report.html", "page written beside")):
+    for out, what in ((h5, "ending in .json"), (checkpoint, "ending in .json"),
+                      (record, "not a result of inference.py"), (tmp_path / "report.html", "page written beside")):
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             status = inference.main([*common, "--out", str(out)])
         assert status == 2
         one_error_line(err.getvalue(), "--out", what)
     assert h5.read_bytes() == h5_before and checkpoint.read_bytes() == b"weights a colleague sent"
+    assert record.read_text() == '{"config": {}}'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,3 +373,111 @@ def test_the_plot_takes_a_title_that_is_not_utf8(tmp_path):
     importance_figure(target, os.fsdecode(b"bad\xffname.mp4: 1 shots"), np.array([0.0, 1.0]), np.array([0.2, 0.8]),
                       [(0.0, 2.0)], np.array([0]), 2.0)
     assert target.read_bytes().startswith(b"\x89PNG")
+
+
+# ---------------------------------------------------------------------------------------------
+# the third pass: comparisons, result files, key aliases, changed split files
+
+
+def compare_command(*argv: str) -> tuple[int, str]:
+    from evaluation.compare import main as compare_main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = compare_main(list(argv))
+    return status, err.getvalue()
+
+
+def test_compare_refuses_an_out_that_is_one_of_its_results(tmp_path):
+    from tests.test_compare import inference_result
+
+    a, b = inference_result(tmp_path / "a.json", 0), inference_result(tmp_path / "b.json", 1)
+    before = a.read_bytes()
+    status, err = compare_command(str(a), str(b), "--out", str(a))
+    assert status == 2 and a.read_bytes() == before
+    one_error_line(err, "--out", "this command reads")
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), "nan"), (float("inf"), "inf"), ("0.1", "'0.1'"),
+                                          (True, "True")])
+def test_compare_refuses_metrics_that_are_not_finite_numbers(tmp_path, value, shown):
+    from tests.test_compare import inference_result
+
+    a, b = inference_result(tmp_path / "a.json", 0), inference_result(tmp_path / "b.json", 1)
+    data = json.loads(b.read_text())
+    data["datasets"]["SumMe"]["splits"]["1"]["videos"]["video_10"]["kendall"] = value
+    b.write_text(json.dumps(data))
+    status, err = compare_command(str(a), str(b), "--out", str(tmp_path / "c.json"))
+    assert status == 2 and not (tmp_path / "c.json").exists()
+    one_error_line(err, b, "video 'video_10'", "field 'kendall'", f"{shown} is not a finite number")
+
+
+def test_compare_bounds_the_resamples_before_allocating_them(tmp_path):
+    from tests.test_compare import inference_result
+
+    a, b = inference_result(tmp_path / "a.json", 0), inference_result(tmp_path / "b.json", 1)
+    status, err = compare_command(str(a), str(b), "--resamples", "100000000000")
+    assert status == 2
+    one_error_line(err, "--resamples", "1,000,000")
+
+
+@pytest.mark.parametrize("alias", ["//video_1", "/video_1", "video_1/", ".", "video_1/."])
+def test_scores_keyed_by_an_h5_path_alias_are_not_scored_as_another_video(tmp_path, alias):
+    scores = json.loads(summe_scores(tmp_path).read_text())
+    scores[alias] = [1 - x for x in scores["video_1"]]
+    path = tmp_path / "alias.json"
+    path.write_text(json.dumps(scores))
+    status, stdout, err = evaluate("--dataset", "SumMe", "--h5", str(SUMME_H5), "--scores", str(path))
+    assert status == 2 and stdout == ""
+    one_error_line(err, repr(alias), "not a video key")
+
+
+def test_inference_keeps_files_that_are_not_its_results(finished_run, tmp_path):
+    weights, results = finished_run.copy_to(tmp_path)
+    log = results / "SumMe_split1.jsonl"
+    (results / "train_summary.json").write_text('{"config": {}, "splits": {}}')
+    kept = {path: path.read_bytes() for path in (log, results / "train_summary.json")}
+    common = [*finished_run.dirs.flags(), "--weights-dir", str(weights), "--results-dir", str(results),
+              "--datasets", "SumMe", "--splits", "1", "--device", "cpu"]
+    for out, words in ((log, "ending in .json"), (results / "train_summary.json", "not a result of inference.py")):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            assert inference.main([*common, "--out", str(out)]) == 2
+        one_error_line(err.getvalue(), "--out", words)
+    assert {path: path.read_bytes() for path in kept} == kept
+
+
+def test_demo_refuses_data_folders_it_would_ignore(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        train.main(["--demo", "--data-dir", str(tmp_path), "--epochs", "1"])
+    assert stopped.value.code == 2
+    assert "data_dir: --demo trains on its own generated files" in capsys.readouterr().err
+
+
+def test_a_changed_split_file_retrains_on_resume_and_warns_in_inference(eccv16_dirs, tmp_path):
+    from tests.conftest import torch_state_restored
+
+    data = tmp_path / "data"
+    shutil.copytree(eccv16_dirs.data_dir, data)
+    splits = data / "splits" / "SumMe_splits.txt"
+    argv = ["--data-dir", str(data), "--splits-dir", str(data / "splits"), "--weights-dir", str(tmp_path / "w"),
+            "--results-dir", str(tmp_path / "r"), "--datasets", "SumMe", "--splits", "1", "--device", "cpu"]
+    training = ["--epochs", "1", "--no-pretrained", "--quiet"]
+
+    def run(main, *extra) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with torch_state_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main([*argv, *(training if main is train.main else ()), *extra])
+        return status, out.getvalue(), err.getvalue()
+
+    assert run(train.main)[0] == 0
+    assert "finished earlier" in run(train.main, "--resume")[1]
+    first = splits.read_text().splitlines()[0]
+    name, train_keys, test_keys = first.rsplit("/", 2)[0], *first.rsplit("/", 2)[1:]
+    swapped = f"{name}/{test_keys},{train_keys.split(',')[0]}/{','.join(train_keys.split(',')[1:])}"
+    splits.write_text("\n".join([swapped, *splits.read_text().splitlines()[1:]]) + "\n")
+
+    status, _, err = run(inference.main, "--out", str(tmp_path / "scored.json"))
+    assert status == 0 and "were training or validation videos of this checkpoint" in err
+    status, out, _ = run(train.main, "--resume")
+    assert status == 0 and "the split file changed); trained again" in out and "finished earlier" not in out

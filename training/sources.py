@@ -21,6 +21,10 @@ DEMO_DATA_DIR = REPO_ROOT / "data" / "demo"
 
 def demo_config(config: Config, explicitly_set: set[str]) -> Config:
     """The demo's defaults for the options the user did not set on the command line."""
+    for name in ("data_dir", "splits_dir"):
+        if name in explicitly_set:
+            raise ConfigError(f"{name}: --demo trains on its own generated files in {DEMO_DATA_DIR}; give "
+                              f"--{name.replace('_', '-')} without --demo, or --demo without it")
     changes = {"pretrained": False, "epochs": DEMO_EPOCHS,
                "weights_dir": str(Path(config.weights_dir) / "demo"),
                "results_dir": str(Path(config.results_dir) / "demo")}
