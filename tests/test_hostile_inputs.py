@@ -481,3 +481,17 @@ def test_a_changed_split_file_retrains_on_resume_and_warns_in_inference(eccv16_d
     assert status == 0 and "were training or validation videos of this checkpoint" in err
     status, out, _ = run(train.main, "--resume")
     assert status == 0 and "the split file changed); trained again" in out and "finished earlier" not in out
+
+
+def test_a_partial_summary_of_a_killed_run_is_removed_by_the_next(tmp_path):
+    from video.io import _remove_temporaries_of_dead_runs
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = int(finished.stdout)
+    target = tmp_path / "clip.summary.mp4"
+    stale = tmp_path / f".clip.summary.mp4.{gone}.tmp"
+    live = tmp_path / f".clip.summary.mp4.{os.getppid()}.tmp"            # a process that is still running
+    for path in (stale, live):
+        path.write_bytes(b"partial")
+    _remove_temporaries_of_dead_runs(target)
+    assert not stale.exists() and live.exists()

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import warnings
 from dataclasses import dataclass
@@ -347,6 +348,20 @@ class SummaryWritten:
     """None for a source without sound."""
 
 
+def _remove_temporaries_of_dead_runs(target: Path) -> None:
+    """Partial encodings a killed run left beside ``target`` (``.NAME.PID.tmp`` of a process that is gone)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = stale.name[len(target.name) + 2:-len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            stale.unlink(missing_ok=True)
+        except (PermissionError, OverflowError, OSError):
+            pass                                     # alive under another user, or not a process id
+
+
 def write_summary(info: VideoInfo, target: Path, segments: Sequence[Segment],
                   on_frame: Callable[[], None] | None = None) -> SummaryWritten:
     """Encode the frames of ``segments`` (in order) into the MP4 ``target``, with the source's audio.
@@ -359,6 +374,7 @@ def write_summary(info: VideoInfo, target: Path, segments: Sequence[Segment],
     """
     target = Path(target)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    _remove_temporaries_of_dead_runs(target)
     width, height = summary_size(info.width, info.height)
     wanted = np.zeros(max(s.last for s in segments) + 1, dtype=np.int32) - 1
     for number, segment in enumerate(segments):
