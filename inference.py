@@ -95,7 +95,8 @@ def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
 
 
 def _is_inference_result(path: Path) -> bool:
-    """Whether an existing file is what this command writes (it may be replaced); anything else is kept."""
+    """Whether an existing file is what this command writes (it may be replaced); anything else, every input
+    included (an h5, a split file, a description, a checkpoint, its record), is kept."""
     import json
 
     from storage.files import read_input_text
@@ -105,22 +106,6 @@ def _is_inference_result(path: Path) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(data, dict) and set(data) == {"config", "datasets"}
-
-
-def scored_files(config: Config, specs) -> dict[str, Path]:
-    """Every file a scoring run reads, by what it is: none of them may be overwritten by its results."""
-    from storage.checkpoints import checkpoint_paths
-
-    files = {f"description {name}": Path(name) for name in config.datasets if name.lower().endswith(".json")}
-    for spec in specs:
-        files.update({f"h5 file of {spec.name}": spec.h5_path, f"split file of {spec.name}": spec.splits_path})
-        if spec.annotations_path is not None:
-            files[f"annotation file of {spec.name}"] = spec.annotations_path
-        for split in config.splits:
-            weights, record = checkpoint_paths(config.weights_dir, spec.name, split)
-            files.update({f"checkpoint {weights.name} of {spec.name}": weights,
-                          f"record {record.name} of {spec.name}": record})
-    return files
 
 
 def random_baseline_by_split(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
@@ -173,8 +158,7 @@ def _main(config: Config, args) -> int:
     from model import build_model, describe_parameters
     from model.device import resolve_device
     from storage.checkpoints import MissingCheckpoint
-    from storage.files import check_output_folder, describe_write_error, refuse_overwriting_inputs, \
-        write_json_atomically
+    from storage.files import check_output_folder, describe_write_error, write_json_atomically
     from training.sources import dataset_sources
 
     out = args.out or Path(config.results_dir) / "inference.json"
@@ -192,8 +176,6 @@ def _main(config: Config, args) -> int:
         check_output_folder(out.parent)
         device = resolve_device(config.device)
         specs = dataset_sources(config, args.demo)
-        refuse_overwriting_inputs("--out", out, scored_files(config, specs))
-        refuse_overwriting_inputs("--out", out.with_name("report.html"), scored_files(config, specs))
         print(f"CSTA {config.model_name} on {device} — {describe_parameters(build_model(config, pretrained=False))}")
         results = {spec.name: score_dataset(config, spec, use_record=args.options_from == "checkpoint",
                                             device=device) for spec in specs}

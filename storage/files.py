@@ -140,6 +140,21 @@ def check_output_folder(folder: Path | str, needed_bytes: int = 0, what: str = "
     return folder
 
 
+def check_output_set(out: Path | str, targets, inputs=()) -> None:
+    """A set of files ``--out OUT`` will write (``targets``): none is a folder or one of ``inputs``, and the
+    folder takes files. Raises :class:`OutputLocationError` naming ``--out OUT`` and the file."""
+    readable = {Path(path).resolve(): path for path in inputs}
+    for target in map(Path, targets):
+        if target.resolve() in readable:
+            raise OutputLocationError(f"--out {out}: refusing to write {target}: that is an input file")
+        if target.is_dir():
+            raise OutputLocationError(f"--out {out}: {target} is a folder")
+    try:
+        check_output_folder(Path(out).parent)
+    except OutputLocationError as error:
+        raise OutputLocationError(f"--out {out}: {error}") from None
+
+
 def describe_write_error(error: OSError) -> str:
     """One line for a failed write: the file it was for and the system's reason (e.g. 'No space left on device')."""
     target = error.filename if error.filename is not None else "a file"
@@ -181,11 +196,11 @@ def check_input_file(path: Path | str, what: str) -> Path:
 def read_input_bytes(path: Path | str, what: str, limit: int = TEXT_INPUT_LIMIT) -> bytes:
     """The whole of a small input file, refused with one line when it is not a regular file or exceeds ``limit``."""
     path = check_input_file(path, what)
-    size = path.stat().st_size
-    if size > limit:
-        raise InputFileError(f"{path}: {_megabytes(size)}, more than a {what} can be ({_megabytes(limit)})")
     try:
         with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > limit:
+                raise InputFileError(f"{path}: {_megabytes(size)}, more than a {what} can be ({_megabytes(limit)})")
             data = file.read(limit + 1)
     except OSError as error:
         raise InputFileError(f"{path}: {what} cannot be read ({error.strerror or error})") from None

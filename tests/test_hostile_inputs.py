@@ -170,7 +170,12 @@ def test_a_record_that_is_a_pipe_is_not_read(tmp_path):
     from storage.checkpoints import read_record
 
     os.mkfifo(tmp_path / "split1.json")
-    assert read_record(tmp_path / "split1.json") is None          # returns at once instead of blocking
+    result = []
+    reader = threading.Thread(target=lambda: result.append(read_record(tmp_path / "split1.json")), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "the record reader blocked on a pipe"
+    assert result == [None]
 
 
 # ---------------------------------------------------------------------------------------------

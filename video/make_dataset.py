@@ -47,7 +47,7 @@ import numpy as np
 from dataset import write_eccv16
 from evaluation.annotations import load_tvsum_annotations
 from evaluation.summary import keyshot_summary
-from storage.files import OutputLocationError, check_output_folder, describe_write_error, replace_together
+from storage.files import check_output_set, describe_write_error, replace_together
 
 from .cli import OneLineParser, non_negative_int, positive_float, positive_int
 from .folds import folds
@@ -231,16 +231,7 @@ def check(args) -> Plan:
                 anno=out.with_name(out.stem + "_anno.tsv") if args.format == "scores" else None,
                 description=out.with_suffix(".json"), names=names, infos=[], annotations={},
                 device=_device(args.device))
-    inputs = {Path(p).resolve(): p for p in [*args.videos, args.annotations]}
-    for target in plan.targets():
-        if target.resolve() in inputs:
-            raise ValueError(f"--out {out}: refusing to write {target}: that is an input file")
-        if target.is_dir():
-            raise ValueError(f"--out {out}: {target} is a folder")
-    try:
-        check_output_folder(out.parent)
-    except OutputLocationError as error:
-        raise ValueError(f"--out {out}: {error}") from None
+    check_output_set(out, plan.targets(), [*args.videos, args.annotations])
     annotations = read_scores(Path(args.annotations)) if args.format == "scores" else \
         read_intervals(Path(args.annotations))
     missing = [n for n in names if n not in annotations]

@@ -54,7 +54,7 @@ from tqdm import tqdm
 from dataset import SPLITS_DIR, read_splits_file, write_eccv16
 from evaluation.annotations import default_annotations_path, load_tvsum_annotations
 from evaluation.summary import keyshot_summary
-from storage.files import OutputLocationError, check_output_folder, replace_together, write_atomically
+from storage.files import check_output_set, replace_together, write_atomically
 
 from .folds import folds
 from .io import VIDEO_EXTENSIONS, VideoInfo
@@ -596,13 +596,7 @@ def build_release(args) -> int:
     if out.suffix != ".h5":
         raise ValueError(f"--out {out}: expected a path ending in .h5")
     splits_path, description_path = out.with_name(out.stem + "_splits.json"), out.with_suffix(".json")
-    for target in (out, splits_path, description_path):
-        if target.is_dir():
-            raise ValueError(f"--out {out}: {target} is a folder")
-    try:
-        check_output_folder(out.parent)
-    except OutputLocationError as error:
-        raise ValueError(f"--out {out}: {error}") from None
+    check_output_set(out, (out, splits_path, description_path))
     device = str(resolve_device(args.device))
     cache = Cache(Path(str(out) + ".cache"))
     scratch = cache.folder / "release"
