@@ -46,6 +46,8 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     bundle = load_bundle(spec, streaming=config.streaming)
     protocol = bundle.protocol
     columns = list(protocol.metrics)
+    for split in config.splits:
+        bundle.split(split)                             # every asked split exists, before any checkpoint is read
     splits = {}
     for split in config.splits:
         weights_path, record_path = checkpoint_paths(config.weights_dir, spec.name, split)

@@ -122,6 +122,16 @@ def test_missing_weight_file_is_reported_with_its_path(eccv16_dirs, tmp_path, ca
     assert not out.exists()
 
 
+def test_a_split_the_split_file_lacks_is_named_before_any_checkpoint_is_read(eccv16_dirs, tmp_path, capsys):
+    out = tmp_path / "inference.json"
+    argv = inference_argv(eccv16_dirs, tmp_path / "weights", out, "--datasets", "SumMe")
+    argv[argv.index("--splits") + 1] = "6"
+    assert inference.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "split 6 does not exist" in err and "checkpoint" not in err
+    assert not out.exists()
+
+
 def test_unreadable_weight_file_is_reported_with_its_path(eccv16_dirs, tmp_path, capsys):
     weights_path, _ = checkpoint_paths(tmp_path / "weights", "SumMe", 1)
     weights_path.parent.mkdir(parents=True)

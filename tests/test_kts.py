@@ -1,6 +1,7 @@
 """Kernel temporal segmentation: parity with the original and the bounded long-sequence path."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,14 @@ def test_grid_path_on_a_long_sequence():
 @pytest.mark.parametrize("n", [0, 1])
 def test_too_short_has_no_change_points(n):
     assert boundaries(np.ones((n, 8)) / np.sqrt(8)).tolist() == []
+
+
+def test_a_huge_vmax_gives_no_change_point_and_no_overflow_warning():
+    x = planted(300, 64, [30, 75, 160])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert boundaries(x, vmax=1e308).tolist() == []
+        assert boundaries(x, vmax=1e308, exact_limit=120).tolist() == []
 
 
 def test_identical_frames_make_one_segment():

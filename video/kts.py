@@ -92,7 +92,8 @@ def penalties(n: int, vmax: float, desc_rate: float = 1.0) -> np.ndarray:
     result = np.zeros(n)
     counts = np.arange(1, n)
     length = n * desc_rate
-    result[1:] = (vmax * counts / (2.0 * length)) * (np.log(float(length) / counts) + 1)
+    with np.errstate(over="ignore"):                # a huge vmax: an infinite penalty, i.e. no change point
+        result[1:] = (vmax * counts / (2.0 * length)) * (np.log(float(length) / counts) + 1)
     return result
 
 
