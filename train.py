@@ -224,7 +224,9 @@ def output_space(model, config: Config, n_checkpoints: int) -> int:
 
 def check_outputs(model, config: Config, specs) -> None:
     """Every folder the run writes into exists or can be made, takes files and has room, before any training."""
-    from storage.files import check_output_folder
+    from storage.files import OutputLocationError, check_output_folder
+    from training.curves import runs_picture_path, split_picture_path
+    from training.tensorboard import run_folder
 
     n_checkpoints = len(specs) * len(config.splits) * config.runs
     check_output_folder(config.weights_dir, output_space(model, config, n_checkpoints),
@@ -234,6 +236,18 @@ def check_outputs(model, config: Config, specs) -> None:
     check_output_folder(config.results_dir, 1 << 20, "the logs")
     if config.tensorboard:
         check_output_folder(config.tensorboard, 1 << 20, "the TensorBoard event files")
+    files = [runs_picture_path(config.results_dir, spec.name) for spec in specs if config.runs > 1]
+    for run in range(config.runs):
+        run_config = run_directories(config, run)
+        for spec in specs:
+            for split in config.splits:
+                files += [split_picture_path(run_config.results_dir, spec.name, split),
+                          Path(run_config.results_dir) / f"{spec.name}_split{split}.jsonl"]
+                if config.tensorboard:
+                    check_output_folder(run_folder(run_config.tensorboard, spec.name, split))
+    for path in files:
+        if path.is_dir():
+            raise OutputLocationError(f"{path}: is a folder; the run writes a file there")
 
 
 def _exists(path: Path) -> bool:
@@ -289,10 +303,11 @@ def _main(config: Config, args) -> int:
             raise ValueError("jobs: with torchrun every rank trains the same split; run one torchrun per group "
                              "of splits (--splits) to train several at once")
         if config.tensorboard:
-            from training.tensorboard import MISSING_PACKAGE, missing_package
+            from training.tensorboard import missing_package
 
-            if missing_package():
-                raise ValueError(MISSING_PACKAGE)
+            reason = missing_package()
+            if reason:
+                raise ValueError(reason)
         specs = dataset_sources(config, args.demo)
         bundles = {spec.name: load_bundle(spec, streaming=config.streaming) for spec in specs}   # all checked first
         for bundle in bundles.values():
@@ -313,14 +328,26 @@ def _main(config: Config, args) -> int:
             if hints and hints[0] not in str(error):
                 print(hints[0], file=sys.stderr)
             print("To try everything without the datasets: python train.py --demo", file=sys.stderr)
-        world.close()
-        return 2
-    lock = RunLock([config.weights_dir, config.results_dir]) if world.is_main else None
+        failed = True
+    else:
+        failed = False
+    locked = [config.weights_dir, config.results_dir, *([config.tensorboard] if config.tensorboard else [])]
+    lock = RunLock(locked) if world.is_main and not failed else None
     try:
         if lock is not None:
             lock.__enter__()
     except (FolderInUse, OSError) as error:
         print(f"error: {error if isinstance(error, FolderInUse) else describe_write_error(error)}", file=sys.stderr)
+        lock, failed = None, True
+    if world.distributed:               # rank 0 alone checks the outputs and takes the lock: every rank stops with it
+        try:
+            failed = any(world.gather_objects([failed]))
+        except PeerTimeout as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed = True
+    if failed:
+        if lock is not None:
+            lock.release()
         world.close()
         return 2
     try:

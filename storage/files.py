@@ -99,6 +99,19 @@ def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str
         raise
 
 
+
+def write_figure_png(figure, path: Path | str) -> None:
+    """A matplotlib figure as a PNG, written atomically. A character the font lacks (in a file name in a
+    title) is drawn as a box without matplotlib's warning on every figure."""
+    import warnings
+
+    def save(file) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
+            figure.savefig(file, format="png")
+
+    write_atomically(Path(path), save)
+
 class OutputLocationError(ValueError):
     """A folder a run will write into that cannot take its files; found before any work starts."""
 

@@ -124,7 +124,7 @@ def test_per_epoch_log_has_one_json_line_per_epoch(finished_run, dataset):
     lines = read_log(log_path)
     assert [line["epoch"] for line in lines] == [1, 2]
     for line in lines:
-        assert set(line) == {*METRIC_FIELDS, "selected", "seconds", "order"}
+        assert set(line) == {*METRIC_FIELDS, "selected", "learning_rate", "seconds", "order"}
         assert isinstance(line["selected"], bool)
         assert line["loss"] > 0 and math.isfinite(line["loss"])
 

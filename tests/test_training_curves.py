@@ -150,3 +150,88 @@ def test_the_random_level_leaves_the_training_stream_alone(eccv16_dirs):
     assert torch.equal(states[0], torch.get_rng_state()) and np.array_equal(states[1], np.random.get_state()[1])
     assert states[2] == random.getstate()
     assert set(METRICS) <= set(level) and level == random_level(bundle, bundle.split(1).selection, draws=3, seed=0)
+
+
+def board_argv(eccv16_dirs, root, *extra: str) -> list[str]:
+    return [*eccv16_dirs.flags(), "--datasets", "SumMe", "--splits", "1", "--no-pretrained", "--device", "cpu",
+            "--quiet", "--weights-dir", str(root / "w"), "--results-dir", str(root / "r"), *extra]
+
+
+def test_a_second_run_into_the_same_folder_shows_only_itself(eccv16_dirs, tmp_path):
+    pytest.importorskip("tensorboard")
+    with torch_state_restored(), contextlib.redirect_stdout(io.StringIO()):
+        assert train.main(board_argv(eccv16_dirs, tmp_path / "a", "--epochs", "3", "--tensorboard",
+                                     str(tmp_path / "tb"))) == 0
+        assert train.main(board_argv(eccv16_dirs, tmp_path / "b", "--epochs", "2", "--seed", "5", "--tensorboard",
+                                     str(tmp_path / "tb"))) == 0
+    found, _ = scalars(tmp_path / "tb" / "SumMe_split1")
+    second = [json.loads(line) for line in (tmp_path / "b" / "r" / "SumMe_split1.jsonl").read_text().splitlines()]
+    assert found["train/loss"] == [(e["epoch"], pytest.approx(e["loss"], rel=1e-6)) for e in second]
+    assert len(list((tmp_path / "tb" / "SumMe_split1").glob("events.out.tfevents.*"))) == 2     # the first is kept
+
+
+def test_a_resumed_split_shows_its_saved_epochs_once(eccv16_dirs, tmp_path):
+    """The saved epochs come from the progress file's log, also when the stopped run had no --tensorboard."""
+    from storage.checkpoints import progress_path
+    from training import load_bundle, train_split
+
+    pytest.importorskip("tensorboard")
+    config = Config(datasets=("SumMe",), splits=(1,), epochs=3, pretrained=False, device="cpu",
+                    weights_dir=str(tmp_path / "w"), results_dir=str(tmp_path / "r"))
+    with torch_state_restored():
+        train_split(config, load_bundle(eccv16_dirs.spec("SumMe")), 1, device=torch.device("cpu"), progress=False,
+                    progress_path=progress_path(config.weights_dir, "SumMe", 1), stop_after=2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert train.main(board_argv(eccv16_dirs, tmp_path, "--epochs", "3", "--resume", "--tensorboard",
+                                         str(tmp_path / "tb"))) == 0
+    found, _ = scalars(tmp_path / "tb" / "SumMe_split1")
+    log = [json.loads(line) for line in (tmp_path / "r" / "SumMe_split1.jsonl").read_text().splitlines()]
+    assert found["train/loss"] == [(e["epoch"], pytest.approx(e["loss"], rel=1e-6)) for e in log]
+    assert [step for step, _ in found["train/learning_rate"]] == [1, 2, 3]
+
+
+def test_a_broken_tensorboard_install_is_one_line(eccv16_dirs, tmp_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "tensorboard" or name.startswith("tensorboard."):
+            raise TypeError("Descriptors cannot be created directly.\nIf this call came from a _pb2.py file ...")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing)
+    assert train.main(board_argv(eccv16_dirs, tmp_path, "--epochs", "1", "--tensorboard", str(tmp_path / "tb"))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tensorboard package cannot be imported (TypeError: Descriptors cannot" in err
+
+
+@pytest.mark.parametrize("blocked", ["tb/SumMe_split1", "r/SumMe_split1.png", "r/SumMe_split1.jsonl"])
+def test_a_place_the_run_cannot_write_is_found_before_training(eccv16_dirs, tmp_path, capsys, blocked):
+    pytest.importorskip("tensorboard")
+    target = tmp_path / blocked
+    if blocked.startswith("tb/"):
+        target.parent.mkdir(parents=True)
+        target.write_text("a file where the split's TensorBoard folder goes")
+    else:
+        target.mkdir(parents=True)
+    status = train.main(board_argv(eccv16_dirs, tmp_path, "--epochs", "1", "--tensorboard", str(tmp_path / "tb")))
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {target}") and err.count("\n") == 1
+    assert not (tmp_path / "w" / "SumMe" / "split1.pt").exists()
+
+
+def test_a_picture_that_cannot_be_written_costs_a_warning_not_the_split(eccv16_dirs, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from training import curves
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "r" / "SumMe_split1.png"))
+
+    monkeypatch.setattr(curves, "split_figure", full_disk)
+    with torch_state_restored(), contextlib.redirect_stdout(io.StringIO()):
+        assert train.main(board_argv(eccv16_dirs, tmp_path, "--epochs", "1")) == 0
+    assert "warning: " in capsys.readouterr().err
+    assert (tmp_path / "w" / "SumMe" / "split1.pt").is_file()

@@ -10,12 +10,14 @@ dashed line. Rendered with matplotlib's Agg backend (no display), written to a t
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
-from storage.files import write_atomically
+from storage.files import write_figure_png
 
 from .hooks import EpochHook
 
@@ -89,7 +91,7 @@ def split_figure(target: Path | str, log: Sequence[Mapping[str, Any]], protocol,
     _legend_below(figure, axes[: len(columns)])
     figure.suptitle(title, fontsize=11)
     figure.tight_layout(rect=(0, 0.07 / n_rows, 1, 1))
-    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
+    write_figure_png(figure, target)
 
 
 def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Mapping[int, Mapping[str, float]]],
@@ -138,7 +140,7 @@ def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Ma
     _legend_below(figure, axes[: len(columns)])
     figure.suptitle(f"{dataset}: kept epochs on the test videos over {len(per_run)} runs", fontsize=11)
     figure.tight_layout(rect=(0, 0.1 / n_rows, 1, 1))
-    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
+    write_figure_png(figure, target)
 
 
 def _legend_below(figure, axes) -> None:
@@ -177,6 +179,12 @@ class CurvesPicture(EpochHook):
             return
         kept = outcome.best.epoch if outcome.best is not None else outcome.log[-1]["epoch"]     # the loop's fallback
         rule = "last epoch (no epoch passed the rule)" if outcome.best is None else run.config.selection
-        split_figure(self.path, outcome.log, run.bundle.protocol, kept, random=self.random,
-                     title=f"{run.bundle.name} {run.bundle.splits[run.split - 1].label}: epoch {kept} kept "
-                           f"({rule}); {len(outcome.log)} epochs on the selection videos")
+        try:
+            split_figure(self.path, outcome.log, run.bundle.protocol, kept, random=self.random,
+                         title=f"{run.bundle.name} {run.bundle.splits[run.split - 1].label}: epoch {kept} kept "
+                               f"({rule}); {len(outcome.log)} epochs on the selection videos")
+        except OSError as error:                    # a picture is not worth the trained split
+            from storage.files import describe_write_error
+
+            tqdm.write(f"warning: {describe_write_error(error)}; the split's checkpoint and log are kept",
+                       file=sys.stderr)

@@ -41,7 +41,7 @@ class RunLock:
                     holder = _describe(handle.read())
                     handle.close()
                     raise FolderInUse(f"{folder}: another training run is writing here ({holder}); wait for it "
-                                      f"to finish or pass another --weights-dir / --results-dir") from None
+                                      f"to finish or pass another --weights-dir / --results-dir / --tensorboard") from None
                 handle.seek(0)
                 handle.truncate()
                 handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),

@@ -189,6 +189,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     try:
         for epoch in range(run.first_epoch, config.epochs + 1):
             epoch_started = time.perf_counter()
+            learning_rate = float(optimizer.param_groups[0]["lr"])      # before the epoch's schedule step
             order, loss_total = train_epoch(run, train_source, epoch, group_size, replay, per_video_rng)
             results = evaluate_videos(model, selection_source, bundle, config, device, world)
             loss_sum = float(sum(world.gather_objects([float(loss_total)])))
@@ -198,8 +199,8 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             if selected:
                 outcome.best = metrics
                 outcome.best_state = cpu_state(model)
-            entry = {**metrics.as_dict(), "selected": selected, "seconds": round(time.perf_counter() - epoch_started, 3),
-                     "order": [train_keys[i] for i in order]}
+            entry = {**metrics.as_dict(), "selected": selected, "learning_rate": learning_rate,
+                     "seconds": round(time.perf_counter() - epoch_started, 3), "order": [train_keys[i] for i in order]}
             outcome.log.append(entry)
             for hook in every_hook:
                 hook.epoch_end(run, metrics, entry)

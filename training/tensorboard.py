@@ -10,14 +10,14 @@ One run folder per split (``DIR/{dataset}_split{k}``), holding per epoch (the st
 
 at the end ``test/<metric>`` (the kept weights on the test videos, at the kept epoch's step) where
 the selection videos are not the test videos, and as text the run's configuration and the kept epoch.
-The ``tensorboard`` package is optional: :func:`missing_package` says whether it can be used.
+The ``tensorboard`` package is optional: :func:`missing_package` says why it cannot be used.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .hooks import EpochHook
 from .selection import EpochMetrics
@@ -25,16 +25,21 @@ from .selection import EpochMetrics
 if TYPE_CHECKING:                                       # pragma: no cover
     from .loop import SplitOutcome, SplitRun
 
-MISSING_PACKAGE = "--tensorboard needs the tensorboard package: pip install tensorboard"
+def missing_package() -> str | None:
+    """Why ``torch.utils.tensorboard`` cannot be used (one line), or None when it can.
 
-
-def missing_package() -> bool:
-    """True when ``torch.utils.tensorboard`` cannot be used (the ``tensorboard`` package is not installed)."""
+    Any exception counts: a broken install (e.g. a protobuf version clash) fails at import with a ``TypeError``.
+    """
     try:
         import tensorboard  # noqa: F401
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
-        return True
-    return False
+        return "--tensorboard needs the tensorboard package: pip install tensorboard"
+    except Exception as error:                      # noqa: BLE001: a package that is there but does not import
+        return (f"--tensorboard: the tensorboard package cannot be imported ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else 'no message'}); reinstall it: "
+                f"pip install --force-reinstall tensorboard")
+    return None
 
 
 def run_folder(root: Path | str, dataset: str, split: int) -> Path:
@@ -51,40 +56,47 @@ def configuration_text(config, dataset: str, split: int) -> str:
 class TensorBoardWriter(EpochHook):
     """Writes a split's scalars after each epoch (flushed, so that a running TensorBoard shows them at once).
 
-    Call :meth:`end` with the split's outcome after ``train_split`` returns: it writes the test videos'
-    metrics (computed after the last epoch) and the kept epoch, and closes the writer. After a resume the
-    steps from the resumed epoch on replace those an earlier, stopped run wrote (``purge_step``).
+    Every start hides what earlier runs wrote into the same folder (``purge_step=0``: TensorBoard drops
+    older events from the step given on), so one TensorBoard run is one training run; the files stay on disk.
+    A resumed split first writes again the epochs its progress file holds, from their log lines. Call
+    :meth:`end` with the split's outcome after ``train_split`` returns: it writes the test videos'
+    metrics (computed after the last epoch) and the kept epoch, and closes the writer.
     """
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self.writer = None
         self.protocol = None
-        self._lr = float("nan")
+        self._kept = 0
 
     def start(self, run: "SplitRun") -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.protocol = run.bundle.protocol
-        self.writer = SummaryWriter(str(run_folder(self.root, run.bundle.name, run.split)),
-                                    purge_step=run.first_epoch if run.first_epoch > 1 else None)
-        self._lr = _learning_rate(run)
-        self.writer.add_text("configuration", configuration_text(run.config, run.bundle.name, run.split),
-                             run.first_epoch - 1)
+        self.writer = SummaryWriter(str(run_folder(self.root, run.bundle.name, run.split)), purge_step=0)
+        self.writer.add_text("configuration", configuration_text(run.config, run.bundle.name, run.split), 0)
         self.writer.add_custom_scalars({"CSTA": {
             self.protocol.metric(name).header: ["Multiline", [f"selection/{name}", f"test/{name}"]]
             for name in self.protocol.metrics}})
+        self._kept = 0
+        for entry in run.outcome.log:                   # the epochs a resumed split does not train again
+            self._write_epoch(entry)
+        self.writer.flush()
 
     def epoch_end(self, run: "SplitRun", metrics: EpochMetrics, entry: dict[str, Any]) -> None:
-        epoch, writer = metrics.epoch, self.writer
-        writer.add_scalar("train/loss", metrics.loss, epoch)
-        writer.add_scalar("train/learning_rate", self._lr, epoch)
+        self._write_epoch(entry)
+        self.writer.flush()
+
+    def _write_epoch(self, entry: Mapping[str, Any]) -> None:
+        epoch, writer = int(entry["epoch"]), self.writer
+        writer.add_scalar("train/loss", entry["loss"], epoch)
+        if "learning_rate" in entry:                    # log lines of earlier versions do not have it
+            writer.add_scalar("train/learning_rate", entry["learning_rate"], epoch)
         for name in self.protocol.metrics:
-            writer.add_scalar(f"selection/{name}", metrics.value(name), epoch)
-        best = run.outcome.best
-        writer.add_scalar("selection/kept_epoch", best.epoch if best is not None else 0, epoch)
-        self._lr = _learning_rate(run)              # after the epoch's schedule step: the next epoch's
-        writer.flush()
+            writer.add_scalar(f"selection/{name}", entry[name], epoch)
+        if entry.get("selected"):
+            self._kept = epoch
+        writer.add_scalar("selection/kept_epoch", self._kept, epoch)
 
     def finish(self, run: "SplitRun") -> None:
         self.writer.flush()
@@ -108,7 +120,3 @@ class TensorBoardWriter(EpochHook):
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-
-
-def _learning_rate(run: "SplitRun") -> float:
-    return float(run.optimizer.param_groups[0]["lr"])

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from storage.files import write_atomically
+from storage.files import write_figure_png
 
 
 def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_scores: np.ndarray,
@@ -34,4 +34,4 @@ def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_s
     axes.set_title(title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), fontsize=10)  # any file name
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    write_atomically(Path(target), lambda file: figure.savefig(file, format="png"))
+    write_figure_png(figure, target)
