@@ -13,6 +13,7 @@ curves to report.html beside it.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     from model import build_model
     from storage.checkpoints import (checkpoint_paths, config_for_checkpoint, load_checkpoint, load_model_weights,
                                      read_record)
+    from training.curves import checkpoint_picture
     from training.data import load_bundle
     from training.report import table
     from training.scoring import score_split
@@ -60,7 +62,9 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         means = protocol.means(per_video.values())
         record = read_record(record_path) or {}
         warn_when_the_split_changed(record, record_path, bundle.splits[split - 1])
+        picture, no_picture = checkpoint_picture(record)
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means,
+                         "curves": str(picture) if picture else None, "no_curves": no_picture,
                          "selected_on": record.get("select_on", "test (the original's protocol)")}
         rows = [(key, *(protocol.metric(c).format(v[c]) for c in columns), v["summary_frames"])
                 for key, v in per_video.items()]
@@ -94,6 +98,12 @@ def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
     elif sorted(recorded.get("test", [])) != sorted(split.test_keys):
         print(f"warning: {record_path}: the test videos scored now are not those the checkpoint was trained "
               f"beside (the split file changed)", file=sys.stderr)
+
+
+def report_path(out: Path) -> Path:
+    """The page written beside the results: ``report.html`` beside ``inference.json``, else ``NAME.html``
+    beside ``NAME.json`` (two results in one folder keep a page each)."""
+    return out.with_name("report.html") if out.name == "inference.json" else out.with_suffix(".html")
 
 
 def _is_inference_result(path: Path) -> bool:
@@ -160,10 +170,12 @@ def _main(config: Config, args) -> int:
     from model import build_model, describe_parameters
     from model.device import resolve_device
     from storage.checkpoints import MissingCheckpoint
-    from storage.files import check_output_folder, describe_write_error, write_json_atomically
+    from storage.files import check_output_folder, describe_write_error, page_written_by, replace_together
+    from training.results_page import results_page
     from training.sources import dataset_sources
 
     out = args.out or Path(config.results_dir) / "inference.json"
+    page = report_path(out)
     try:
         if out.is_dir():
             raise ValueError(f"--out: {out} is a folder; give the path of the results JSON")
@@ -175,6 +187,11 @@ def _main(config: Config, args) -> int:
         if out.is_file() and not _is_inference_result(out):
             raise ValueError(f"--out: {out} exists and is not a result of inference.py (a training log or "
                              f"summary?); it is left as it is; choose another file")
+        if page.is_dir():
+            raise ValueError(f"--out: {page}, the page written beside {out.name}, is a folder; choose another --out")
+        if page.exists() and not page_written_by(page, "inference.py"):
+            raise ValueError(f"--out: {page}, the page written beside {out.name}, exists and was not written by "
+                             f"inference.py; it is left as it is; choose another --out")
         check_output_folder(out.parent)
         device = resolve_device(config.device)
         specs = dataset_sources(config, args.demo)
@@ -186,16 +203,11 @@ def _main(config: Config, args) -> int:
         return 2
     print()
     print(final_table(results, config.splits))
-    try:
-        write_json_atomically(out, {"config": config.to_dict(), "datasets": results})
-    except OSError as error:
-        print(f"error: {describe_write_error(error)}", file=sys.stderr)
-        return 2
-    page = out.with_name("report.html")
-    try:
-        from training.results_page import write_results_page
-
-        write_results_page(results, page, config.results_dir, config.to_dict(), json_name=out.name)
+    data = {"config": config.to_dict(), "datasets": results}
+    text = results_page(results, page, config.results_dir, config.to_dict(), json_name=out.name)
+    try:                                            # the results and their page, both or neither
+        replace_together({out: lambda file: file.write(json.dumps(data, indent=2) + "\n"),
+                          page: lambda file: file.write(text)}, mode="w")
     except OSError as error:
         print(f"error: {describe_write_error(error)}", file=sys.stderr)
         return 2

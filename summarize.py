@@ -62,7 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="random GoogLeNet instead of its ImageNet weights (offline testing only: "
                              "the summaries are meaningless)")
     parser.add_argument("--no-html", action="store_true",
-                        help="no NAME.html pages (player, importance curve and shots) and no index.html")
+                        help="no NAME.html pages (player, importance curve and shots); earlier pages of these "
+                             "videos are removed, and an index.html summarize.py wrote in --out is kept up to date")
     parser.add_argument("--timings", action="store_true", help="print per-stage throughput at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",

@@ -112,6 +112,42 @@ def write_figure_png(figure, path: Path | str) -> None:
 
     write_atomically(Path(path), save)
 
+
+def file_url(name: str) -> str:
+    """A relative path as a URL, percent-encoded from its bytes on disk: a name that is not UTF-8 still links."""
+    from urllib.parse import quote
+
+    return quote(os.fsencode(name))
+
+
+def relative_url(target: Path | str, page: Path | str) -> str:
+    """``target`` as a URL relative to the folder of ``page`` (percent-encoded, forward slashes).
+
+    Computed on the paths as given, not with symbolic links resolved: a browser resolves ``..`` in the
+    URL of the page it opened, so a page written through a linked folder links right from there.
+    """
+    target, folder = os.path.abspath(target), os.path.dirname(os.path.abspath(page))
+    try:
+        relative = os.path.relpath(target, folder)
+    except ValueError:                                  # another drive (Windows): an absolute file URL
+        return Path(target).as_uri()
+    return file_url(relative.replace(os.sep, "/"))
+
+def generator_meta(tool: str) -> str:
+    """The ``<meta>`` line that marks a page as written by ``tool`` (``summarize.py``, ``inference.py``)."""
+    return f'<meta name="generator" content="CSTA {tool}">'
+
+
+def page_written_by(path: Path | str, tool: str) -> bool:
+    """Whether the page at ``path`` carries :func:`generator_meta` of ``tool`` in its head: a page the tool
+    may replace. A page of anything else (a user's own ``index.html``) is left as it is."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return generator_meta(tool).encode() in head
+
 class OutputLocationError(ValueError):
     """A folder a run will write into that cannot take its files; found before any work starts."""
 

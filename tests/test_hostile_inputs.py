@@ -363,12 +363,23 @@ def test_the_stop_message_says_why_no_progress_file_exists():
 
 
 def test_a_file_name_that_is_not_utf8_links_and_shows_on_the_page(tmp_path):
-    from video.page import _e, _url, relative_url
+    from storage.files import file_url, relative_url
+    from video.page import _e
 
     name = os.fsdecode(b"bad\xffname")
-    assert _url(name + ".json") == "bad%FFname.json"
+    assert file_url(name + ".json") == "bad%FFname.json"
     assert _e(name) == "bad\ufffdname"
     assert relative_url(tmp_path / (name + ".png"), tmp_path / "index.html") == "bad%FFname.png"
+
+
+def test_a_page_written_through_a_linked_folder_links_from_where_it_is_opened(tmp_path):
+    from storage.files import relative_url
+
+    (tmp_path / "real" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "vids").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "real" / "a" / "b")
+    url = relative_url(tmp_path / "vids" / "clip.mp4", tmp_path / "out" / "clip.html")
+    assert url == "../vids/clip.mp4"            # what file:///.../out/clip.html resolves to tmp_path/vids/clip.mp4
 
 
 def test_the_plot_takes_a_title_that_is_not_utf8(tmp_path):

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import re
-from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -190,25 +189,27 @@ def test_summarize_writes_a_page_per_video_and_an_index_for_a_folder(tmp_path, m
 def test_the_results_page_links_the_pictures_that_exist(tmp_path):
     from evaluation.protocols import PROTOCOLS
     from training.curves import split_figure
-    from training.results_page import write_results_page
+    from training.results_page import results_page
 
     protocol = PROTOCOLS["SumMe"]
     means = {"kendall": 0.1, "spearman": 0.12, "f1_max": 40.0, "f1_avg": 30.0, "f1": 40.0}
+    pictures = tmp_path / "results"
     splits = {k: {"weights": f"w/SumMe/split{k}.pt", "videos": {"video_1": {**means, "summary_frames": 9}},
-                  "mean": means} for k in (1, 2)}
+                  "mean": means, "curves": str(pictures / "SumMe_split2.png") if k == 2 else None,
+                  "no_curves": "" if k == 2 else "the checkpoint has no record naming its training log"}
+              for k in (1, 2)}
     results = {"SumMe": {"h5": "x.h5", "protocol": "SumMe", "splits": splits, "final": means,
                          "random_scores": {**means, "kendall": 0.0}}}
-    pictures = tmp_path / "results"
     log = [{"epoch": e, "loss": 1 / e, **means} for e in (1, 2, 3)]
     split_figure(pictures / "SumMe_split2.png", log, protocol, 2, "SumMe split 2", random=means)
     page = tmp_path / "shared" / "report.html"
-    write_results_page(results, page, pictures, {"seed": 1}, json_name="inference.json")
-    text = page.read_text(encoding="utf-8")
+    text = results_page(results, page, pictures, {"seed": 1}, json_name="inference.json")
     assert_self_contained(text)
     images = [a["src"] for a in parse(text).all("img")]
     assert images == ["../results/SumMe_split2.png"]            # split 1 has no picture: not linked
     assert (page.parent / images[0]).resolve() == (pictures / "SumMe_split2.png").resolve()
     assert "Kendall tau" in text and "0.100" in text and "40.0" in text
+    assert "No training curves for split 1: the checkpoint has no record naming its training log." in text
 
 
 def test_inference_writes_report_html_beside_its_json(finished_run, tmp_path):
@@ -230,3 +231,54 @@ def test_inference_writes_report_html_beside_its_json(finished_run, tmp_path):
         assert (page.parent / unquote(src)).resolve().is_file()
     results = json.loads(out.read_text())["datasets"]
     assert results["SumMe"]["protocol"] == "SumMe" and f'{results["SumMe"]["final"]["kendall"]:.3f}' in text
+
+
+def test_a_checkpoint_shows_the_curves_of_its_own_training_only(tmp_path):
+    from training.curves import checkpoint_picture
+
+    log = tmp_path / "SumMe_split1.jsonl"
+    kept = {"epoch": 2, "loss": 0.25, "kendall": 0.1, "spearman": 0.125, "selected": True}
+    log.write_text(json.dumps({**kept, "epoch": 1, "loss": 0.5}) + "\n" + json.dumps(kept) + "\n")
+    picture = log.with_suffix(".png")
+    picture.write_bytes(b"\x89PNG")
+    record = {"log": str(log), "selected_epoch": 2, "metrics": {"epoch": 2, "loss": 0.25, "kendall": 0.1,
+                                                                "spearman": 0.125}}
+    assert checkpoint_picture(record) == (picture, "")
+    log.write_text(json.dumps({**kept, "loss": 0.3}) + "\n")             # another run into the same folder
+    found, why = checkpoint_picture(record)
+    assert found is None and why.endswith("is of another training run (its log does not show this checkpoint's "
+                                          "epoch)")
+    assert checkpoint_picture({}) == (None, "the checkpoint has no record naming its training log")
+    picture.unlink()
+    assert checkpoint_picture(record) == (None, f"{picture} is not there")
+
+
+def run_inference(finished_run, out):
+    import inference
+
+    err = io.StringIO()
+    with torch_state_restored(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = inference.main([*finished_run.dirs.flags(), "--weights-dir", str(finished_run.weights_dir),
+                                 "--results-dir", str(finished_run.results_dir), "--device", "cpu", "--splits", "1",
+                                 "--datasets", "SumMe", "--out", str(out)])
+    return status, err.getvalue()
+
+
+def test_each_results_file_gets_its_own_page_and_a_foreign_page_is_kept(finished_run, tmp_path):
+    assert run_inference(finished_run, tmp_path / "first.json")[0] == 0
+    assert run_inference(finished_run, tmp_path / "second.json")[0] == 0
+    assert (tmp_path / "first.html").is_file() and (tmp_path / "second.html").is_file()
+    assert 'href="second.json"' in (tmp_path / "second.html").read_text(encoding="utf-8")
+    (tmp_path / "report.html").write_text("<p>my own notes</p>")
+    status, err = run_inference(finished_run, tmp_path / "inference.json")
+    assert status == 2 and err.count("\n") == 1 and "exists and was not written by inference.py" in err
+    assert (tmp_path / "report.html").read_text() == "<p>my own notes</p>"
+    assert not (tmp_path / "inference.json").exists()
+
+
+def test_a_page_that_cannot_be_written_is_found_before_scoring(finished_run, tmp_path):
+    (tmp_path / "report.html").mkdir()
+    status, err = run_inference(finished_run, tmp_path / "inference.json")
+    assert status == 2 and err == (f"error: --out: {tmp_path / 'report.html'}, the page written beside "
+                                   f"inference.json, is a folder; choose another --out\n")
+    assert not (tmp_path / "inference.json").exists()

@@ -169,6 +169,32 @@ def test_same_names_in_two_folders_do_not_overwrite_each_other(tmp_path):
         batch.plan_outputs(tmp_path / "b" / "clip.mp4", tmp_path / "out", inputs, claimed)
 
 
+def test_a_name_clash_is_refused_before_any_video_is_read(tmp_path, capsys, checkpoint):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        write_planted_video(tmp_path / folder / "clip.mp4", [5])
+    out = tmp_path / "out"
+    status = summarize.main([str(tmp_path / "a"), str(tmp_path / "b"), "--weights", str(checkpoint), "--out", str(out),
+                             "--no-pretrained", "--device", "cpu", "--quiet"])
+    assert status == 2
+    assert "would overwrite that of" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_index_html_of_someone_else_is_left_as_it_is(tmp_path, capsys, checkpoint):
+    (tmp_path / "videos").mkdir()
+    write_planted_video(tmp_path / "videos" / "clip.mp4", [30, 30, 30])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>my photo album</h1>")
+    status = summarize.main([str(tmp_path / "videos"), "--weights", str(checkpoint), "--out", str(out),
+                             "--no-pretrained", "--device", "cpu", "--quiet"])
+    assert status == 0
+    assert (out / "index.html").read_text() == "<h1>my photo album</h1>"
+    assert "was not written by summarize.py; it is left as it is" in capsys.readouterr().out
+    assert (out / "clip.html").is_file()
+
+
 def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
     for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm", "a.summary.mp4"):
         (tmp_path / name).write_bytes(b"x")

@@ -160,6 +160,31 @@ def runs_picture_path(results_dir: Path | str, dataset: str) -> Path:
     return Path(results_dir) / f"{dataset}_runs.png"
 
 
+
+def checkpoint_picture(record: Mapping[str, Any] | None) -> tuple[Path | None, str]:
+    """The curves picture of the training that saved a checkpoint, found from its record: the PNG beside the
+    log the record names, when that log still shows the kept epoch the record describes (a later run into
+    the same results folder replaces both). ``(path, "")``, or ``(None, why there is none)``."""
+    import json
+
+    from storage.files import read_input_text
+
+    if not record or not isinstance(record.get("log"), str):
+        return None, "the checkpoint has no record naming its training log"
+    log = Path(record["log"])
+    picture = log.with_suffix(".png")
+    if not picture.is_file():
+        return None, f"{picture} is not there"
+    try:
+        lines = [json.loads(line) for line in read_input_text(log, "training log").splitlines() if line.strip()]
+        kept = next(line for line in lines if isinstance(line, dict) and line.get("epoch") == record["selected_epoch"])
+        same = all(kept.get(name) == record["metrics"][name] for name in ("loss", "kendall", "spearman"))
+    except (OSError, ValueError, RecursionError, StopIteration, KeyError, TypeError):
+        same = False
+    if not same:
+        return None, f"{picture} is of another training run (its log does not show this checkpoint's epoch)"
+    return picture, ""
+
 class CurvesPicture(EpochHook):
     """After a split's last epoch, ``RESULTS_DIR/{dataset}_split{k}.png`` from its log (all its epochs, resumed
     ones included). The random-scores level is computed once, when the split starts."""

@@ -1,23 +1,22 @@
 """inference.py's ``report.html``: its tables and the training curves, one self-contained page beside the JSON.
 
 The page holds every table inference.py prints (per dataset: the final means next to uniform random
-scores, each split's means, each split's videos) and shows the pictures train.py left in the results
-folder (``{dataset}_split{k}.png``, ``{dataset}_runs.png``) by relative links, only those that exist:
-the folder can be opened in a browser, or shared, as it is. No network, no scripts.
+scores, each split's means, each split's videos) and shows by relative links the pictures train.py
+wrote: each checkpoint's own curves (``curves`` in a split's results, see
+``training.curves.checkpoint_picture``) and ``{dataset}_runs.png`` from the results folder. The folder
+can be opened in a browser, or shared, as it is. No network, no scripts.
 """
 
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import quote
 
 from evaluation.protocols import get_protocol
-from storage.files import write_atomically
+from storage.files import file_url, generator_meta, relative_url
 
-from .curves import runs_picture_path, split_picture_path
+from .curves import runs_picture_path
 
 _STYLE = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6475; --line: #d8dce5; --bg: #f6f7f9; }
@@ -57,10 +56,6 @@ def _header(protocol, column: str) -> str:
     return "F1 (%)" if column == "f1" else protocol.metric(column).header
 
 
-def _link(target: Path, page: Path) -> str:
-    return quote(os.path.relpath(target.resolve(), page.resolve().parent).replace(os.sep, "/"))
-
-
 def _table(caption: str, headers, rows, classes=()) -> str:
     head = "".join(f"<th scope=\"col\">{_e(h)}</th>" for h in headers)
     body = []
@@ -72,14 +67,15 @@ def _table(caption: str, headers, rows, classes=()) -> str:
 
 
 def _figure(target: Path, page: Path, caption: str) -> str:
-    return (f'<figure><a href="{_link(target, page)}"><img src="{_link(target, page)}" alt="{_e(caption)}"></a>'
+    url = _e(relative_url(target, page))
+    return (f'<figure><a href="{url}"><img src="{url}" alt="{_e(caption)}"></a>'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
 def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, results_dir: Path | str,
                  config: Mapping[str, Any] | None = None, json_name: str | None = None) -> str:
     """The HTML of the report on ``results`` (inference.py's per-dataset results) to be written at ``page``;
-    pictures are looked for in ``results_dir``."""
+    the ``--runs`` figure is looked for in ``results_dir``."""
     page, results_dir = Path(page), Path(results_dir)
     config = dict(config or {})
     sections = []
@@ -105,15 +101,17 @@ def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, res
         runs = runs_picture_path(results_dir, name)
         if runs.is_file():
             figures.append(_figure(runs, page, f"{name}: the splits over the runs"))
-        for k in sorted(splits):
-            picture = split_picture_path(results_dir, name, k)
-            if picture.is_file():
-                figures.append(_figure(picture, page, f"{name} split {k}: training curves on the selection videos"))
+        missing = []
+        for k, split in sorted(splits.items()):
+            if split.get("curves"):
+                figures.append(_figure(Path(split["curves"]), page,
+                                       f"{name} split {k}: training curves on the selection videos"))
+            else:
+                missing.append(f"split {k}: {split.get('no_curves') or 'no picture'}")
         if figures:
             parts.append('<h3>Training curves</h3><div class="figures">' + "".join(figures) + "</div>")
-        else:
-            parts.append(f'<p class="note">No training curves in <code>{_e(results_dir)}</code> '
-                         f'(train.py writes <code>{_e(name)}_split{{k}}.png</code> there).</p>')
+        if missing:
+            parts.append('<p class="note">No training curves for ' + "; ".join(_e(m) for m in missing) + ".</p>")
         for k, split in sorted(splits.items()):
             rows = [(key, *(protocol.metric(c).format(v[c]) for c in metrics), v.get("summary_frames", ""))
                     for key, v in split["videos"].items()]
@@ -126,18 +124,13 @@ def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, res
         sections.append("\n".join(parts))
     contents = " · ".join(f'<a href="#{_e(n)}">{_e(n)}</a>' for n in results)
     settings = ", ".join(f"{k} {_e(config[k])}" for k in ("model_name", "seed", "device") if k in config)
-    source = f' The numbers are in <a href="{_e(quote(json_name))}">{_e(json_name)}</a>.' if json_name else ""
+    source = f' The numbers are in <a href="{_e(file_url(json_name))}">{_e(json_name)}</a>.' if json_name else ""
     body = (f"<h1>CSTA results</h1>\n<p class=\"facts\">{contents}{'; ' + settings if settings else ''}; "
             f"checkpoints from <code>{_e(config.get('weights_dir', ''))}</code>.{source}</p>\n" + "\n".join(sections))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src \'self\' file: data:; '
-            f'style-src \'unsafe-inline\'">\n<link rel="icon" href="data:,">\n<title>CSTA results</title>\n'
+            f'style-src \'unsafe-inline\'">\n{generator_meta("inference.py")}\n<link rel="icon" href="data:,">\n'
+            f'<title>CSTA results</title>\n'
             f"<style>{_STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
 
-
-def write_results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, results_dir: Path | str,
-                       config: Mapping[str, Any] | None = None, json_name: str | None = None) -> None:
-    """Write :func:`results_page` to ``page`` (a temporary, then renamed)."""
-    text = results_page(results, page, results_dir, config, json_name)
-    write_atomically(Path(page), lambda file: file.write(text), mode="w")

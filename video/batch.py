@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from evaluation.summary import shot_lengths
 from model.device import DeviceError, resolve_device
-from storage.files import describe_write_error, write_json_atomically
+from storage.files import describe_write_error, page_written_by, write_json_atomically
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
 from .io import (VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size, probe,
@@ -42,11 +42,6 @@ def run(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         print(f"error: --out {out_dir} exists and is not a folder", file=sys.stderr)
         return 2
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"error: --out {out_dir}: cannot create the folder ({error.strerror or error})", file=sys.stderr)
-        return 2
 
     videos, failures = collect_inputs(args.inputs, recursive=args.recursive)
     if args.skip_existing:
@@ -54,6 +49,18 @@ def run(args) -> int:
         for video in done_before:
             print(f"{video}: skipped, {out_dir / (video.stem + '.json')} exists")
         videos = [v for v in videos if v not in done_before]
+    inputs = {path.resolve() for path in videos}
+    claimed: dict[Path, Path] = {}
+    planned, conflicts = {}, []
+    for path in videos:                             # every name clash is known before any video is decoded
+        try:
+            planned[path] = plan_outputs(path, out_dir, inputs, claimed)
+        except OutputConflict as error:
+            conflicts.append(str(error))
+    if conflicts:
+        for conflict in conflicts:
+            print(f"error: {conflict}", file=sys.stderr)
+        return 2
     if args.no_pretrained:
         print("note: --no-pretrained: GoogLeNet has random weights, so the features barely tell frames apart "
               "and the shots and summaries are meaningless; use it only to try the tool offline")
@@ -63,6 +70,11 @@ def run(args) -> int:
         extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained, batch_size=args.batch_size)
     except (CheckpointError, PretrainedWeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: --out {out_dir}: cannot create the folder ({error.strerror or error})", file=sys.stderr)
         return 2
 
     settings = {
@@ -78,14 +90,12 @@ def run(args) -> int:
         "model_options": scorer.config.model_options(),
         "model_options_from": scorer.options_from,
     }
-    inputs = {path.resolve() for path in videos}
-    claimed: dict[Path, Path] = {}
     times = StageTimes()
     started = time.perf_counter()
     done, bugs = 0, 0
     for path in tqdm(videos, desc="videos", unit="video", disable=args.quiet or len(videos) < 2):
         try:
-            outputs = plan_outputs(path, out_dir, inputs, claimed)
+            outputs = planned[path]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PartialVideoWarning)       # reported below, with the summary
                 summary = analyse(probe(path), extractor, scorer, samples_per_second=args.samples_per_second,
@@ -99,7 +109,7 @@ def run(args) -> int:
             tqdm.write(f"error: {error.checkpoint}: gives NaN or infinite scores for {path} ({error.detail}); "
                        f"use another checkpoint", file=sys.stderr)
             return 2
-        except (VideoError, OutputConflict) as error:
+        except VideoError as error:
             failures.append(str(error))
             tqdm.write(f"error: {error}", file=sys.stderr)
         except OSError as error:                   # a full disk, a folder that went read-only
@@ -240,6 +250,10 @@ def _write_index(out_dir: Path, claimed: dict[Path, Path]) -> bool:
     index = (out_dir / "index.html").resolve()
     if index in claimed:
         tqdm.write(f"note: no {out_dir / 'index.html'}: that is the page of {claimed[index]}")
+        return True
+    if index.exists() and not page_written_by(index, "summarize.py"):
+        tqdm.write(f"note: no index of the summaries: {out_dir / 'index.html'} was not written by summarize.py; "
+                   f"it is left as it is")
         return True
     try:
         tqdm.write(f"index of the summaries: {write_index(out_dir)}")

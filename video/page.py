@@ -15,31 +15,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from urllib.parse import quote
 
-from storage.files import read_input_text, write_atomically
+from storage.files import file_url, generator_meta, read_input_text, relative_url, write_atomically
 
 #: The curve's drawing area, in SVG user units (the SVG scales to the page's width).
 WIDTH, HEIGHT = 1000, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 30
-
-
-def relative_url(target: Path | str, page: Path | str) -> str:
-    """``target`` as a URL relative to the folder of ``page`` (percent-encoded, forward slashes)."""
-    target, folder = Path(target).resolve(), Path(page).resolve().parent
-    try:
-        relative = os.path.relpath(target, folder)
-    except ValueError:                                  # another drive (Windows): an absolute file URL
-        return target.as_uri()
-    return _url(relative.replace(os.sep, "/"))
-
-
-def _url(name: str) -> str:
-    """A file name percent-encoded from its bytes on disk: a name that is not UTF-8 still links to its file."""
-    return quote(os.fsencode(name))
 
 
 def clock(seconds: float) -> str:
@@ -285,7 +268,7 @@ def _page(title: str, body: str, script: str = "") -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src \'self\' file: data:; '
             f'media-src \'self\' file:; style-src \'unsafe-inline\'; script-src \'unsafe-inline\'">\n'
-            f'<link rel="icon" href="data:,">\n<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n'
+            f'{generator_meta("summarize.py")}\n<link rel="icon" href="data:,">\n<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n'
             f'<body>\n<main>\n{body}\n</main>\n{f"<script>{script}</script>" if script else ""}\n</body>\n</html>\n')
 
 
@@ -324,14 +307,14 @@ def summary_page(record: Mapping[str, Any], page: Path | str, source: Path | str
                      'features, so the shots and scores are meaningless.</p>')
     files = []
     if summary.get("video"):
-        files.append(f'<a href="{_e(_url(summary["video"]))}">summary video ({_e(summary["video"])})</a>')
+        files.append(f'<a href="{_e(file_url(summary["video"]))}">summary video ({_e(summary["video"])})</a>')
     stem = page.stem
-    files.append(f'<a href="{_e(_url(stem + ".json"))}">shots and scores ({_e(stem)}.json)</a>')
-    files.append(f'<a href="{_e(_url(stem + ".png"))}">plot ({_e(stem)}.png)</a>')
+    files.append(f'<a href="{_e(file_url(stem + ".json"))}">shots and scores ({_e(stem)}.json)</a>')
+    files.append(f'<a href="{_e(file_url(stem + ".png"))}">plot ({_e(stem)}.png)</a>')
     toggle_state, toggle_note = ("", "") if selected else (" disabled", " (no shot is selected)")
     fallback = ""
     if summary.get("video"):
-        fallback = f', and <a href="{_e(_url(summary["video"]))}">the summary video</a> (H.264) may play'
+        fallback = f', and <a href="{_e(file_url(summary["video"]))}">the summary video</a> (H.264) may play'
     layout = {"left": LEFT, "width": WIDTH - LEFT - RIGHT, "total": WIDTH, "duration": max(duration, 1e-6)}
     body = f"""
 <h1>{_e(name)}</h1>
@@ -381,13 +364,13 @@ def index_page(entries: Sequence[tuple[str, Mapping[str, Any]]], title: str = "C
         summary = record.get("summary", {})
         length = f'{float(summary.get("duration_s", 0)):.1f} s' if summary.get("frames") else "none"
         rows.append(
-            f'<tr><td><a href="{_e(_url(page_name))}">{_e(Path(str(record.get("input", stem))).name)}</a>'
+            f'<tr><td><a href="{_e(file_url(page_name))}">{_e(Path(str(record.get("input", stem))).name)}</a>'
             f'{" <span class=note>(not everything decoded)</span>" if record.get("warning") else ""}</td>'
             f'<td class="n">{_e(clock(float(record.get("duration_s", 0))))}</td>'
             f'<td class="n">{len(shots)}</td><td class="n">{sum(1 for s in shots if s.get("selected"))}</td>'
             f'<td class="n">{length}</td>'
-            f'<td><a href="{_e(_url(page_name))}" tabindex="-1" aria-hidden="true">'
-            f'<img src="{_e(_url(stem + ".png"))}" alt="importance curve of {_e(stem)}" loading="lazy"></a></td></tr>')
+            f'<td><a href="{_e(file_url(page_name))}" tabindex="-1" aria-hidden="true">'
+            f'<img src="{_e(file_url(stem + ".png"))}" alt="importance curve of {_e(stem)}" loading="lazy"></a></td></tr>')
     body = f"""
 <h1>{_e(title)}</h1>
 <p class="facts">{len(entries)} summarised video{"" if len(entries) == 1 else "s"}; open one to play it with its
