@@ -64,6 +64,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         warn_when_the_split_changed(record, record_path, bundle.splits[split - 1])
         picture, no_picture = checkpoint_picture(record)
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means,
+                         "selected_epoch": record.get("selected_epoch"),
                          "curves": str(picture) if picture else None, "no_curves": no_picture,
                          "selected_on": record.get("select_on", "test (the original's protocol)")}
         rows = [(key, *(protocol.metric(c).format(v[c]) for c in columns), v["summary_frames"])

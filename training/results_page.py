@@ -93,10 +93,12 @@ def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, res
                        *(protocol.metric(c).format(result["random_scores"][c]) for c in columns))]
         parts.append(_table("Final", ["", *(_header(protocol, c) for c in columns)], final_rows,
                             ("final", "random")))
-        split_rows = [(f"split {k}", *(protocol.metric(c).format(s["mean"][c]) for c in metrics), len(s["videos"]))
+        split_rows = [(f"split {k}", s.get("selected_epoch") or "", s.get("selected_on", ""),
+                       *(protocol.metric(c).format(s["mean"][c]) for c in metrics), len(s["videos"]))
                       for k, s in sorted(splits.items())]
         parts.append(_table("Per split (means over its test videos)",
-                            ["", *(protocol.headers[c] for c in metrics), "videos"], split_rows))
+                            ["", "kept epoch", "chosen on", *(protocol.headers[c] for c in metrics), "videos"],
+                            split_rows))
         figures = []
         runs = runs_picture_path(results_dir, name)
         if runs.is_file():

@@ -22,16 +22,26 @@ from storage.files import file_url, generator_meta, read_input_text, relative_ur
 
 #: The curve's drawing area, in SVG user units (the SVG scales to the page's width).
 WIDTH, HEIGHT = 1000, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 30
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 12, 30
 
 
-def clock(seconds: float) -> str:
-    """``m:ss.s`` (``h:mm:ss.s`` from an hour on)."""
+def clock(seconds: float, digits: int = 1) -> str:
+    """``m:ss.s`` (``h:mm:ss.s`` from an hour on), with ``digits`` decimals."""
     seconds = max(0.0, float(seconds))
     minutes, rest = divmod(seconds, 60.0)
     hours, minutes = divmod(int(minutes), 60)
-    text = f"{minutes:d}:{rest:04.1f}" if not hours else f"{hours:d}:{minutes:02d}:{rest:04.1f}"
-    return text.replace(":60.0", ":59.9")
+    rest = min(rest, 60.0 - 10.0 ** -digits)                 # never shown as :60.0
+    second = f"{rest:0{3 + digits}.{digits}f}"
+    return f"{minutes:d}:{second}" if not hours else f"{hours:d}:{minutes:02d}:{second}"
+
+
+def score_ceiling(scores: Sequence[float]) -> float:
+    """The top of a score axis: the highest score rounded up to a round number (1 when there is none)."""
+    top = max((float(s) for s in scores), default=0.0)
+    if not top > 0:
+        return 1.0
+    step = _ticks(top, 4)[1]
+    return math.ceil(top / step - 1e-9) * step
 
 
 def _e(value: Any) -> str:
@@ -60,7 +70,7 @@ def curve_svg(times: Sequence[float], scores: Sequence[float], shots: Sequence[M
     """The importance curve (each step's score held until the next step), the shots as alternating bands
     with boundaries, the selected shots shaded, time and score axes, and the playhead (``#playhead``)."""
     duration = max(float(duration), 1e-6)
-    top_score = max(1.0, max((float(s) for s in scores), default=1.0))
+    top_score = score_ceiling(scores)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: float) -> float:
@@ -76,7 +86,7 @@ def curve_svg(times: Sequence[float], scores: Sequence[float], shots: Sequence[M
         kind = "band sel" if shot["selected"] else ("band odd" if shot["index"] % 2 else "band even")
         parts.append(f'<rect class="{kind}" data-band="{shot["index"]}" x="{_number(x0)}" y="{TOP}" '
                      f'width="{_number(max(x1 - x0, 0.5))}" height="{plot_h}"><title>shot {shot["index"]}: '
-                     f'{clock(shot["start_s"])}–{clock(shot["end_s"])}, score {float(shot["score"]):.3f}'
+                     f'{clock(shot["start_s"], 2)}–{clock(shot["end_s"], 2)}, score {float(shot["score"]):.3f}'
                      f'{", selected" if shot["selected"] else ""}</title></rect>')
     for shot in shots[1:]:
         parts.append(f'<line class="cut" x1="{_number(x(shot["start_s"]))}" x2="{_number(x(shot["start_s"]))}" '
@@ -106,13 +116,13 @@ def curve_svg(times: Sequence[float], scores: Sequence[float], shots: Sequence[M
 def _shot_button(shot: Mapping[str, Any], top_score: float) -> str:
     selected = bool(shot["selected"])
     width = 100 * max(0.0, float(shot["score"])) / top_score
-    label = (f'shot {shot["index"]}, {clock(shot["start_s"])} to {clock(shot["end_s"])}, score '
+    label = (f'shot {shot["index"]}, {clock(shot["start_s"], 2)} to {clock(shot["end_s"], 2)}, score '
              f'{float(shot["score"]):.3f}{", selected" if selected else ""}: play from its start')
     return (f'<button type="button" class="shot{" selected" if selected else ""}" data-shot="{shot["index"]}" '
             f'data-start="{float(shot["start_s"]):.6f}" data-end="{float(shot["end_s"]):.6f}" '
             f'aria-label="{_e(label)}">'
             f'<span class="row"><span class="num">#{shot["index"]}</span>'
-            f'<span class="when">{_e(clock(shot["start_s"]))}–{_e(clock(shot["end_s"]))}</span>'
+            f'<span class="when">{_e(clock(shot["start_s"], 2))}–{_e(clock(shot["end_s"], 2))}</span>'
             f'{"<span class=badge>in summary</span>" if selected else ""}</span>'
             f'<span class="row"><span class="meter" aria-hidden="true"><span style="width:{width:.1f}%"></span></span>'
             f'<span class="score">{float(shot["score"]):.3f}</span></span></button>')
@@ -150,11 +160,11 @@ video { display: block; width: 100%; max-height: 46vh; background: #000; border-
 .legend { display: flex; flex-wrap: wrap; gap: 4px 18px; color: var(--muted); font-size: .88rem; margin: 6px 2px 0; }
 .legend span { white-space: nowrap; }
 .legend i { display: inline-block; width: 14px; height: 10px; margin-right: 6px; vertical-align: -1px; }
-.shots { display: grid; grid-template-columns: repeat(auto-fill, minmax(215px, 1fr)); gap: 8px; }
+.shots { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 8px; }
 .shot { display: flex; flex-direction: column; gap: 5px; text-align: left; font: inherit; font-size: .9rem;
         color: var(--ink); background: #fff; border: 1px solid var(--line); border-left: 5px solid #c3c8d2;
         border-radius: 6px; padding: 6px 9px; cursor: pointer; }
-.shot .row { display: flex; gap: 8px; align-items: center; width: 100%; }
+.shot .row { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; width: 100%; }
 .shot:hover { border-color: var(--accent); }
 .shot:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .shot.selected { border-left-color: var(--sel); background: #fff8ee; }
@@ -290,7 +300,7 @@ def summary_page(record: Mapping[str, Any], page: Path | str, source: Path | str
     times, scores = record["steps"]["times_s"], record["steps"]["scores"]
     summary = record["summary"]
     selected = [s for s in shots if s["selected"]]
-    top_score = max(1.0, max((float(s["score"]) for s in shots), default=1.0))
+    top_score = score_ceiling([s["score"] for s in shots])
     settings = record.get("settings", {})
     rate = f", {float(record['fps']):.3g} fps" if record.get("fps") else ""
     facts = [f"<b>{clock(duration)}</b> ({duration:.1f} s, {record['frames']} frames{rate}, "

@@ -28,7 +28,8 @@ def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_s
     for start, _ in shot_spans[1:]:
         axes.axvline(start, color="0.6", linewidth=0.6)
     axes.set_xlim(0, duration)
-    axes.set_ylim(0, max(1.0, float(np.max(step_scores)) * 1.05 if len(step_scores) else 1.0))
+    top = float(np.max(step_scores)) if len(step_scores) else 0.0
+    axes.set_ylim(0, top * 1.05 if top > 0 else 1.0)       # the scores' own range: a model's may be far below 1
     axes.set_xlabel("time (s)")
     axes.set_ylabel("score")
     axes.set_title(title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), fontsize=10)  # any file name
