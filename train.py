@@ -50,6 +50,11 @@ def run_directories(config: Config, run: int) -> Config:
                                tensorboard=str(Path(config.tensorboard) / name) if config.tensorboard else "")
 
 
+def split_log_path(results_dir: str, dataset: str, split: int) -> Path:
+    """A split's per-epoch log: ``RESULTS_DIR/{dataset}_split{k}.jsonl``."""
+    return Path(results_dir) / f"{dataset}_split{split}.jsonl"
+
+
 def _train_and_save(config: Config, spec, split: int, device_name: str, progress: bool, position: int,
                     threads: int | None = None, bundle=None, resume: bool = False, world=None):
     """Train one split and write its checkpoint; runs in this process or in a worker (which reads the data)."""
@@ -68,7 +73,7 @@ def _train_and_save(config: Config, spec, split: int, device_name: str, progress
     as_in_the_file = bundle.splits[split - 1]            # the carve below follows from it and the seed
     if config.select_on == "validation":
         bundle = bundle.with_validation(config.validation_fraction, config.seed)
-    log_path = Path(config.results_dir) / f"{spec.name}_split{split}.jsonl"
+    log_path = split_log_path(config.results_dir, spec.name, split)
     resume_path = progress_path(config.weights_dir, spec.name, split)
     hooks, board = [], None
     if world.is_main:
@@ -242,7 +247,7 @@ def check_outputs(model, config: Config, specs) -> None:
         for spec in specs:
             for split in config.splits:
                 files += [split_picture_path(run_config.results_dir, spec.name, split),
-                          Path(run_config.results_dir) / f"{spec.name}_split{split}.jsonl"]
+                          split_log_path(run_config.results_dir, spec.name, split)]
                 if config.tensorboard:
                     check_output_folder(run_folder(run_config.tensorboard, spec.name, split))
     for path in files:

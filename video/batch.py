@@ -42,7 +42,24 @@ def run(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         print(f"error: --out {out_dir} exists and is not a folder", file=sys.stderr)
         return 2
+    made = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]    # removed if setup fails
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: --out {out_dir}: cannot create the folder ({error.strerror or error})", file=sys.stderr)
+        return 2
+    status = _summarise_into(out_dir, device, args)
+    if status == 2 and made:
+        for folder in made:                         # the folders this run made, if it left them empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    return status
 
+
+def _summarise_into(out_dir: Path, device: torch.device, args) -> int:
+    """``run`` once ``--out`` exists: check the inputs and their output names, load the model, summarise."""
     videos, failures = collect_inputs(args.inputs, recursive=args.recursive)
     if args.skip_existing:
         done_before = [v for v in videos if (out_dir / f"{v.stem}.json").is_file()]
@@ -70,11 +87,6 @@ def run(args) -> int:
         extractor = GoogLeNetFeatures(device, pretrained=not args.no_pretrained, batch_size=args.batch_size)
     except (CheckpointError, PretrainedWeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"error: --out {out_dir}: cannot create the folder ({error.strerror or error})", file=sys.stderr)
         return 2
 
     settings = {
