@@ -6,8 +6,8 @@
     python inference.py --datasets MrHiSum --splits 1
 
 Per split: one row per test video and the split's means. Final: the mean over splits, as the paper reports.
-The numbers go to RESULTS_DIR/inference.json (--out), and a page of its tables and train.py's training
-curves to report.html beside it.
+The numbers go to RESULTS_DIR/inference.json (--out), and a page of its tables and each checkpoint's
+training curves to report.html beside it (NAME.html beside --out NAME.json).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true", help="score the checkpoints of `python train.py --demo`")
     parser.add_argument("--out", type=Path, default=None,
-                        help="results JSON (default: RESULTS_DIR/inference.json)")
+                        help="results JSON (default: RESULTS_DIR/inference.json); its page goes beside it: report.html "
+                             "beside inference.json, NAME.html beside NAME.json")
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",
                         help="model options: from the JSON record beside each checkpoint when there is one "
                              "(default), or from the command line (checkpoints of the original code have no record)")

@@ -168,6 +168,11 @@ def test_a_second_run_into_the_same_folder_shows_only_itself(eccv16_dirs, tmp_pa
     second = [json.loads(line) for line in (tmp_path / "b" / "r" / "SumMe_split1.jsonl").read_text().splitlines()]
     assert found["train/loss"] == [(e["epoch"], pytest.approx(e["loss"], rel=1e-6)) for e in second]
     assert len(list((tmp_path / "tb" / "SumMe_split1").glob("events.out.tfevents.*"))) == 2     # the first is kept
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    served = EventAccumulator(str(tmp_path / "tb" / "SumMe_split1"))        # what `tensorboard --load_fast=false`
+    served.Reload()                                                          # serves
+    assert [event.step for event in served.Tensors("train/loss")] == [e["epoch"] for e in second]
 
 
 def test_a_resumed_split_shows_its_saved_epochs_once(eccv16_dirs, tmp_path):
