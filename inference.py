@@ -63,7 +63,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         means = protocol.means(per_video.values())
         record = read_record(record_path) or {}
         warn_when_the_split_changed(record, record_path, bundle.splits[split - 1])
-        picture, no_picture = checkpoint_picture(record)
+        picture, no_picture = checkpoint_picture(record, config.results_dir)
         splits[split] = {"weights": str(weights_path), "videos": per_video, "mean": means,
                          "selected_epoch": record.get("selected_epoch"),
                          "curves": str(picture) if picture else None, "no_curves": no_picture,
@@ -186,6 +186,9 @@ def _main(config: Config, args) -> int:
                              f"another name")
         if out.suffix.lower() != ".json":
             raise ValueError(f"--out: {out}: the results are JSON; give a path ending in .json")
+        if out.name != "inference.json" and page.name == "report.html":
+            raise ValueError(f"--out: {out}: its page would be report.html, the page of inference.json in that "
+                             f"folder; choose another name")
         if out.is_file() and not _is_inference_result(out):
             raise ValueError(f"--out: {out} exists and is not a result of inference.py (a training log or "
                              f"summary?); it is left as it is; choose another file")

@@ -100,15 +100,15 @@ def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str
 
 
 
-def write_figure_png(figure, path: Path | str) -> None:
-    """A matplotlib figure as a PNG, written atomically. A character the font lacks (in a file name in a
-    title) is drawn as a box without matplotlib's warning on every figure."""
+def write_figure_png(figure, path: Path | str, text: dict[str, str] | None = None) -> None:
+    """A matplotlib figure as a PNG, written atomically, with ``text`` as PNG text chunks. A character the
+    font lacks (in a file name in a title) is drawn as a box without matplotlib's warning on every figure."""
     import warnings
 
     def save(file) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
-            figure.savefig(file, format="png")
+            figure.savefig(file, format="png", metadata=dict(text or {}))
 
     write_atomically(Path(path), save)
 

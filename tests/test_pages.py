@@ -7,6 +7,7 @@ per shot of the JSON, and reference the source video and the pictures by relativ
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -186,6 +187,10 @@ def test_summarize_writes_a_page_per_video_and_an_index_for_a_folder(tmp_path, m
     assert "first.html" not in (out / "index.html").read_text(encoding="utf-8")
 
 
+def embedded(picture: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode("ascii")
+
+
 def test_the_results_page_links_the_pictures_that_exist(tmp_path):
     from evaluation.protocols import PROTOCOLS
     from training.curves import split_figure
@@ -206,8 +211,7 @@ def test_the_results_page_links_the_pictures_that_exist(tmp_path):
     text = results_page(results, page, pictures, {"seed": 1}, json_name="inference.json")
     assert_self_contained(text)
     images = [a["src"] for a in parse(text).all("img")]
-    assert images == ["../results/SumMe_split2.png"]            # split 1 has no picture: not linked
-    assert (page.parent / images[0]).resolve() == (pictures / "SumMe_split2.png").resolve()
+    assert images == [embedded(pictures / "SumMe_split2.png")]  # inside the page; split 1 has no picture
     assert "Kendall tau" in text and "0.100" in text and "40.0" in text
     assert "No training curves for split 1: the checkpoint has no record naming its training log." in text
 
@@ -226,31 +230,29 @@ def test_inference_writes_report_html_beside_its_json(finished_run, tmp_path):
     text = page.read_text(encoding="utf-8")
     assert_self_contained(text)
     images = [a["src"] for a in parse(text).all("img")]
-    assert sorted(Path(src).name for src in images) == ["SumMe_split1.png", "TVSum_split1.png"]
-    for src in images:
-        assert (page.parent / unquote(src)).resolve().is_file()
+    assert images == [embedded(finished_run.results_dir / f"{name}_split1.png") for name in ("SumMe", "TVSum")]
     results = json.loads(out.read_text())["datasets"]
     assert results["SumMe"]["protocol"] == "SumMe" and f'{results["SumMe"]["final"]["kendall"]:.3f}' in text
 
 
 def test_a_checkpoint_shows_the_curves_of_its_own_training_only(tmp_path):
-    from training.curves import checkpoint_picture
+    from evaluation.protocols import PROTOCOLS
+    from training.curves import checkpoint_picture, kept_epoch_identity, split_figure
 
-    log = tmp_path / "SumMe_split1.jsonl"
-    kept = {"epoch": 2, "loss": 0.25, "kendall": 0.1, "spearman": 0.125, "selected": True}
-    log.write_text(json.dumps({**kept, "epoch": 1, "loss": 0.5}) + "\n" + json.dumps(kept) + "\n")
-    picture = log.with_suffix(".png")
-    picture.write_bytes(b"\x89PNG")
-    record = {"log": str(log), "selected_epoch": 2, "metrics": {"epoch": 2, "loss": 0.25, "kendall": 0.1,
-                                                                "spearman": 0.125}}
-    assert checkpoint_picture(record) == (picture, "")
-    log.write_text(json.dumps({**kept, "loss": 0.3}) + "\n")             # another run into the same folder
-    found, why = checkpoint_picture(record)
-    assert found is None and why.endswith("is of another training run (its log does not show this checkpoint's "
-                                          "epoch)")
-    assert checkpoint_picture({}) == (None, "the checkpoint has no record naming its training log")
-    picture.unlink()
-    assert checkpoint_picture(record) == (None, f"{picture} is not there")
+    kept = {"epoch": 2, "loss": 0.25, "kendall": 0.1, "spearman": 0.125, "f1": 40.0, "f1_max": 40.0, "f1_avg": 30.0}
+    log = [{**kept, "epoch": 1, "loss": 0.5}, kept]
+    record = {"dataset": "SumMe", "split": 1, "selected_epoch": 2, "metrics": kept,
+              "log": str(tmp_path / "cluster" / "SumMe_split1.jsonl")}      # written where it was trained
+    here = tmp_path / "copied" / "SumMe_split1.png"
+    split_figure(here, log, PROTOCOLS["SumMe"], 2, "t", identity=kept_epoch_identity("SumMe", 1, kept))
+    assert checkpoint_picture(record, here.parent) == (here, "")           # found in the results folder given
+    split_figure(here, [{**kept, "loss": 0.3}], PROTOCOLS["SumMe"], 2, "t",
+                 identity=kept_epoch_identity("SumMe", 1, {**kept, "loss": 0.3}))       # another run's picture
+    assert checkpoint_picture(record, here.parent) == (None, f"{here} is of another training run")
+    assert checkpoint_picture({}, here.parent) == (None, "the checkpoint has no record of its training")
+    here.unlink()
+    assert checkpoint_picture(record, here.parent) == (None, f"no picture in {tmp_path / 'cluster'} or "
+                                                             f"{here.parent}")
 
 
 def run_inference(finished_run, out):
@@ -282,3 +284,9 @@ def test_a_page_that_cannot_be_written_is_found_before_scoring(finished_run, tmp
     assert status == 2 and err == (f"error: --out: {tmp_path / 'report.html'}, the page written beside "
                                    f"inference.json, is a folder; choose another --out\n")
     assert not (tmp_path / "inference.json").exists()
+
+
+def test_a_results_name_whose_page_is_another_results_page_is_refused(finished_run, tmp_path):
+    status, err = run_inference(finished_run, tmp_path / "report.json")
+    assert status == 2 and err == (f"error: --out: {tmp_path / 'report.json'}: its page would be report.html, the "
+                                   f"page of inference.json in that folder; choose another name\n")

@@ -195,6 +195,35 @@ def test_an_index_html_of_someone_else_is_left_as_it_is(tmp_path, capsys, checkp
     assert (out / "clip.html").is_file()
 
 
+@pytest.mark.parametrize("name", ["clip.json", "clip.html", "clip.png", "clip.summary.mp4"])
+def test_a_file_this_tool_did_not_write_is_never_replaced(tmp_path, capsys, checkpoint, name):
+    write_planted_video(tmp_path / "clip.mp4", [30, 30, 30])
+    out = tmp_path / "out"
+    out.mkdir()
+    if name.endswith(".mp4"):
+        write_planted_video(out / name, [5], seed=3)        # someone's own video
+    else:
+        (out / name).write_bytes(b"my own file")
+    before = (out / name).read_bytes()
+    status = summarize.main([str(tmp_path / "clip.mp4"), "--weights", str(checkpoint), "--out", str(out),
+                             "--no-pretrained", "--device", "cpu", "--quiet", "--ratio", "0.5"])
+    assert status == 2
+    assert f"{out / name} exists and was not written by summarize.py; it is left as it is" in capsys.readouterr().err
+    assert (out / name).read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [name]             # refused before anything was written
+
+
+def test_files_of_a_summary_killed_before_its_json_are_replaced(tmp_path, checkpoint):
+    write_planted_video(tmp_path / "clip.mp4", [30, 30, 30])
+    out = tmp_path / "out"
+    common = [str(tmp_path / "clip.mp4"), "--weights", str(checkpoint), "--out", str(out), "--no-pretrained",
+              "--device", "cpu", "--quiet", "--ratio", "0.5"]
+    assert summarize.main(common) == 0
+    (out / "clip.json").unlink()                        # killed after the video, plot and page, before the JSON
+    assert summarize.main(common) == 0
+    assert (out / "clip.json").is_file()
+
+
 def test_folders_are_searched_for_video_extensions(tmp_path, capsys):
     for name in ("b.MP4", "a.mkv", "notes.txt", "c.webm", "a.summary.mp4"):
         (tmp_path / name).write_bytes(b"x")

@@ -240,3 +240,24 @@ def test_a_picture_that_cannot_be_written_costs_a_warning_not_the_split(eccv16_d
         assert train.main(board_argv(eccv16_dirs, tmp_path, "--epochs", "1")) == 0
     assert "warning: " in capsys.readouterr().err
     assert (tmp_path / "w" / "SumMe" / "split1.pt").is_file()
+
+
+def test_a_stop_between_the_log_and_tensorboard_still_writes_the_logged_epoch(tmp_path):
+    from types import SimpleNamespace
+
+    from evaluation.protocols import PROTOCOLS
+    from training.tensorboard import TensorBoardWriter
+
+    pytest.importorskip("tensorboard")
+    line = {"loss": 0.5, "kendall": 0.1, "spearman": 0.1, "f1": 40.0, "f1_max": 40.0, "f1_avg": 30.0,
+            "selected": True, "learning_rate": 1e-3}
+    run = SimpleNamespace(bundle=SimpleNamespace(name="SumMe", protocol=PROTOCOLS["SumMe"]), split=1,
+                          config=Config(), outcome=SimpleNamespace(log=[]))
+    board = TensorBoardWriter(tmp_path)
+    board.start(run)
+    run.outcome.log += [{**line, "epoch": 1}, {**line, "epoch": 2, "selected": False}]
+    board.epoch_end(run, None, run.outcome.log[0])
+    board.stop(run)                                     # Ctrl-C after epoch 2's log line, before its hook
+    found, _ = scalars(tmp_path / "SumMe_split1")
+    assert [step for step, _ in found["train/loss"]] == [1, 2]
+    assert found["selection/kept_epoch"] == [(1, 1.0), (2, 1.0)]

@@ -9,6 +9,7 @@ dashed line. Rendered with matplotlib's Agg backend (no display), written to a t
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -54,9 +55,20 @@ def panel_title(protocol, column: str) -> str:
     return protocol.metric(column).header
 
 
+#: The PNG text chunk naming the kept epoch a split's picture shows (see :func:`checkpoint_picture`).
+KEPT_EPOCH_TEXT = "CSTA kept epoch"
+_IDENTITY = ("epoch", "loss", "kendall", "spearman")
+
+
+def kept_epoch_identity(dataset: str, split: int, metrics: Mapping[str, Any]) -> str:
+    """What ties a picture to a checkpoint: the dataset, the split and the kept epoch's loss, τ and ρ (exact)."""
+    return json.dumps({"dataset": dataset, "split": int(split), **{k: metrics.get(k) for k in _IDENTITY}})
+
+
 def split_figure(target: Path | str, log: Sequence[Mapping[str, Any]], protocol, kept_epoch: int, title: str,
-                 random: Mapping[str, float] | None = None) -> None:
-    """Write the PNG of one split's per-epoch log lines (``loss`` and the protocol's metrics per ``epoch``)."""
+                 random: Mapping[str, float] | None = None, identity: str | None = None) -> None:
+    """Write the PNG of one split's per-epoch log lines (``loss`` and the protocol's metrics per ``epoch``);
+    ``identity`` (:func:`kept_epoch_identity`) goes into its text chunk ``KEPT_EPOCH_TEXT``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -91,7 +103,7 @@ def split_figure(target: Path | str, log: Sequence[Mapping[str, Any]], protocol,
     _legend_below(figure, axes[: len(columns)])
     figure.suptitle(title, fontsize=11)
     figure.tight_layout(rect=(0, 0.07 / n_rows, 1, 1))
-    write_figure_png(figure, target)
+    write_figure_png(figure, target, {KEPT_EPOCH_TEXT: identity} if identity else None)
 
 
 def runs_figure(target: Path | str, dataset: str, protocol, per_run: Sequence[Mapping[int, Mapping[str, float]]],
@@ -161,29 +173,36 @@ def runs_picture_path(results_dir: Path | str, dataset: str) -> Path:
 
 
 
-def checkpoint_picture(record: Mapping[str, Any] | None) -> tuple[Path | None, str]:
-    """The curves picture of the training that saved a checkpoint, found from its record: the PNG beside the
-    log the record names, when that log still shows the kept epoch the record describes (a later run into
-    the same results folder replaces both). ``(path, "")``, or ``(None, why there is none)``."""
-    import json
+def checkpoint_picture(record: Mapping[str, Any] | None, results_dir: Path | str) -> tuple[Path | None, str]:
+    """The curves picture of the training that saved a checkpoint: the PNG beside the log its record names,
+    or else the one in ``results_dir`` (a run folder moved or copied from a cluster), whichever carries
+    the record's kept epoch in its text chunk (a later run into the same folder replaces the picture).
+    ``(path, "")``, or ``(None, why there is none)``."""
+    from PIL import Image, UnidentifiedImageError
 
-    from storage.files import read_input_text
-
-    if not record or not isinstance(record.get("log"), str):
-        return None, "the checkpoint has no record naming its training log"
-    log = Path(record["log"])
-    picture = log.with_suffix(".png")
-    if not picture.is_file():
-        return None, f"{picture} is not there"
+    if not record or not all(k in record for k in ("dataset", "split", "selected_epoch", "metrics")):
+        return None, "the checkpoint has no record of its training"
     try:
-        lines = [json.loads(line) for line in read_input_text(log, "training log").splitlines() if line.strip()]
-        kept = next(line for line in lines if isinstance(line, dict) and line.get("epoch") == record["selected_epoch"])
-        same = all(kept.get(name) == record["metrics"][name] for name in ("loss", "kendall", "spearman"))
-    except (OSError, ValueError, RecursionError, StopIteration, KeyError, TypeError):
-        same = False
-    if not same:
-        return None, f"{picture} is of another training run (its log does not show this checkpoint's epoch)"
-    return picture, ""
+        wanted = kept_epoch_identity(record["dataset"], record["split"],
+                                     {**record["metrics"], "epoch": record["selected_epoch"]})
+    except (TypeError, ValueError, AttributeError):
+        return None, "the checkpoint's record is damaged"
+    places = [split_picture_path(results_dir, record["dataset"], record["split"])]
+    if isinstance(record.get("log"), str):
+        places.insert(0, Path(record["log"]).with_suffix(".png"))
+    seen = []
+    for picture in dict.fromkeys(places):
+        try:
+            with Image.open(picture) as image:
+                found = image.text.get(KEPT_EPOCH_TEXT) if hasattr(image, "text") else None
+        except (OSError, UnidentifiedImageError, ValueError):
+            continue
+        if found == wanted:
+            return picture, ""
+        seen.append(str(picture))
+    if seen:
+        return None, f"{' and '.join(seen)} {'is' if len(seen) == 1 else 'are'} of another training run"
+    return None, f"no picture in {' or '.join(str(p.parent) for p in dict.fromkeys(places))}"
 
 class CurvesPicture(EpochHook):
     """After a split's last epoch, ``RESULTS_DIR/{dataset}_split{k}.png`` from its log (all its epochs, resumed
@@ -204,10 +223,12 @@ class CurvesPicture(EpochHook):
             return
         kept = outcome.best.epoch if outcome.best is not None else outcome.log[-1]["epoch"]     # the loop's fallback
         rule = "last epoch (no epoch passed the rule)" if outcome.best is None else run.config.selection
+        kept_entry = next(entry for entry in outcome.log if entry["epoch"] == kept)
         try:
             split_figure(self.path, outcome.log, run.bundle.protocol, kept, random=self.random,
                          title=f"{run.bundle.name} {run.bundle.splits[run.split - 1].label}: epoch {kept} kept "
-                               f"({rule}); {len(outcome.log)} epochs on the selection videos")
+                               f"({rule}); {len(outcome.log)} epochs on the selection videos",
+                         identity=kept_epoch_identity(run.bundle.name, run.split, kept_entry))
         except OSError as error:                    # a picture is not worth the trained split
             from storage.files import describe_write_error
 

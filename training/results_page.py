@@ -1,20 +1,21 @@
 """inference.py's ``report.html``: its tables and the training curves, one self-contained page beside the JSON.
 
 The page holds every table inference.py prints (per dataset: the final means next to uniform random
-scores, each split's means, each split's videos) and shows by relative links the pictures train.py
-wrote: each checkpoint's own curves (``curves`` in a split's results, see
-``training.curves.checkpoint_picture``) and ``{dataset}_runs.png`` from the results folder. The folder
-can be opened in a browser, or shared, as it is. No network, no scripts.
+scores, each split's means, each split's videos) and, inside it as ``data:`` URLs, the pictures
+train.py wrote: each checkpoint's own curves (``curves`` in a split's results, found by
+``training.curves.checkpoint_picture``) and ``{dataset}_runs.png`` from the results folder. The page is
+one file that can be opened, moved or shared alone. No network, no scripts.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 from typing import Any, Mapping
 
 from evaluation.protocols import get_protocol
-from storage.files import file_url, generator_meta, relative_url
+from storage.files import file_url, generator_meta
 
 from .curves import runs_picture_path
 
@@ -66,10 +67,15 @@ def _table(caption: str, headers, rows, classes=()) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def _figure(target: Path, page: Path, caption: str) -> str:
-    url = _e(relative_url(target, page))
-    return (f'<figure><a href="{url}"><img src="{url}" alt="{_e(caption)}"></a>'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+def _figure(target: Path, caption: str) -> str:
+    """The picture inside the page (a ``data:`` URL): the page stays true when the PNG is later replaced, and
+    opens the same from anywhere it is copied."""
+    try:
+        data = base64.b64encode(target.read_bytes()).decode("ascii")
+    except OSError as error:
+        return f'<p class="note">{_e(caption)}: <code>{_e(target)}</code> cannot be read ({_e(error.strerror)}).</p>'
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
+            f"<figcaption>{_e(caption)} (<code>{_e(target)}</code>)</figcaption></figure>")
 
 
 def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, results_dir: Path | str,
@@ -102,12 +108,12 @@ def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, res
         figures = []
         runs = runs_picture_path(results_dir, name)
         if runs.is_file():
-            figures.append(_figure(runs, page, f"{name}: the splits over the runs"))
+            figures.append(_figure(runs, f"{name}: the splits over the runs"))
         missing = []
         for k, split in sorted(splits.items()):
             if split.get("curves"):
-                figures.append(_figure(Path(split["curves"]), page,
-                                       f"{name} split {k}: training curves on the selection videos"))
+                figures.append(_figure(Path(split["curves"]), f"{name} split {k}: training curves on the selection "
+                                                              f"videos"))
             else:
                 missing.append(f"split {k}: {split.get('no_curves') or 'no picture'}")
         if figures:

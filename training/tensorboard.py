@@ -67,7 +67,7 @@ class TensorBoardWriter(EpochHook):
         self.root = Path(root)
         self.writer = None
         self.protocol = None
-        self._kept = 0
+        self._kept = self._written = 0
 
     def start(self, run: "SplitRun") -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -78,7 +78,7 @@ class TensorBoardWriter(EpochHook):
         self.writer.add_custom_scalars({"CSTA": {
             self.protocol.metric(name).header: ["Multiline", [f"selection/{name}", f"test/{name}"]]
             for name in self.protocol.metrics}})
-        self._kept = 0
+        self._kept = self._written = 0
         for entry in run.outcome.log:                   # the epochs a resumed split does not train again
             self._write_epoch(entry)
         self.writer.flush()
@@ -97,11 +97,17 @@ class TensorBoardWriter(EpochHook):
         if entry.get("selected"):
             self._kept = epoch
         writer.add_scalar("selection/kept_epoch", self._kept, epoch)
+        self._written = epoch
 
     def finish(self, run: "SplitRun") -> None:
         self.writer.flush()
 
     def stop(self, run: "SplitRun") -> None:
+        """A stopped run: the epochs its log holds that a stop between two hooks kept from being written."""
+        if self.writer is not None:
+            for entry in run.outcome.log:
+                if entry["epoch"] > self._written:
+                    self._write_epoch(entry)
         self.close()
 
     def end(self, outcome: "SplitOutcome", selected_by: str) -> None:

@@ -7,6 +7,7 @@ import time
 import warnings
 from pathlib import Path
 
+import av
 import torch
 from tqdm import tqdm
 
@@ -15,9 +16,9 @@ from model.device import DeviceError, resolve_device
 from storage.files import describe_write_error, page_written_by, write_json_atomically
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
-from .io import (VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size, probe,
-                 write_summary)
-from .page import write_index, write_summary_page
+from .io import (OUTPUT_MARK, VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size,
+                 probe, write_summary)
+from .page import read_summary_record, write_index, write_summary_page
 from .pipeline import StageTimes, VideoSummary, analyse
 from .plot import importance_figure
 from .report import summary_record, warnings_of
@@ -190,7 +191,8 @@ def _opens_as_video(path: Path) -> bool:
 
 
 def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Path, Path]) -> dict[str, Path]:
-    """The output paths of ``video``; refuses any that is an input or another video's output."""
+    """The output paths of ``video``; refuses any that is an input, another video's output, or a file this tool
+    did not write (an earlier summary's files are vouched for by its ``NAME.json``)."""
     outputs = {
         "video": out_dir / f"{video.stem}{SUMMARY_SUFFIX}",
         "json": out_dir / f"{video.stem}.json",
@@ -204,9 +206,32 @@ def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Pa
         if resolved in claimed and claimed[resolved] != video:
             raise OutputConflict(f"{video}: its output {target} would overwrite that of {claimed[resolved]} "
                                  f"(same name); summarise them into different --out folders")
+    vouched = read_summary_record(outputs["json"]) is not None      # an earlier summary of this video
+    for kind, target in outputs.items():
+        if target.exists() and not (vouched and kind != "page" or _written_here(kind, target)):
+            raise OutputConflict(f"{video}: {target} exists and was not written by summarize.py; it is left as "
+                                 f"it is; choose another --out")
     for target in outputs.values():
         claimed[target.resolve()] = video
     return outputs
+
+
+def _written_here(kind: str, target: Path) -> bool:
+    """Whether an existing output file carries this tool's mark (a run killed before its JSON leaves such files)."""
+    if kind == "json":
+        return read_summary_record(target) is not None
+    if kind == "page":
+        return page_written_by(target, "summarize.py")
+    try:
+        if kind == "plot":
+            from PIL import Image
+
+            with Image.open(target) as image:
+                return getattr(image, "text", {}).get("Software") == OUTPUT_MARK
+        with av.open(str(target)) as container:
+            return container.metadata.get("comment") == OUTPUT_MARK
+    except Exception:                               # noqa: BLE001: anything unreadable is not this tool's
+        return False
 
 
 def write_outputs(summary: VideoSummary, outputs: dict[str, Path], settings: dict, times: StageTimes,

@@ -396,6 +396,18 @@ shots and importance curve.</p>
     return _page(title, body)
 
 
+def read_summary_record(path: Path | str) -> dict | None:
+    """The record summarize.py wrote at ``path`` (``NAME.json``), or None when it is missing, does not parse or
+    is not a summary."""
+    try:
+        record = json.loads(read_input_text(path, "summary record"))
+    except (ValueError, RecursionError):                     # InputFileError included: not a summary
+        return None
+    if isinstance(record, dict) and isinstance(record.get("shots"), list) and "summary" in record:
+        return record
+    return None
+
+
 def folder_entries(folder: Path | str) -> list[tuple[str, dict]]:
     """Every summary in ``folder`` with a page: ``(NAME.html, the record of NAME.json)``, by name; JSON files
     that are not summaries (or do not parse) are left out."""
@@ -403,12 +415,8 @@ def folder_entries(folder: Path | str) -> list[tuple[str, dict]]:
     for page in sorted(Path(folder).glob("*.html")):
         if page.name == "index.html":
             continue
-        record_path = page.with_suffix(".json")
-        try:
-            record = json.loads(read_input_text(record_path, "summary record"))
-        except (ValueError, RecursionError):                 # InputFileError included: not a summary
-            continue
-        if isinstance(record, dict) and isinstance(record.get("shots"), list) and "summary" in record:
+        record = read_summary_record(page.with_suffix(".json"))
+        if record is not None:
             entries.append((page.name, record))
     return entries
 

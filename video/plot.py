@@ -10,6 +10,8 @@ from matplotlib.figure import Figure
 
 from storage.files import write_figure_png
 
+from .io import OUTPUT_MARK
+
 
 def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_scores: np.ndarray,
                       shot_spans, selected: np.ndarray, duration: float) -> None:
@@ -35,4 +37,4 @@ def importance_figure(target: Path, title: str, sample_times: np.ndarray, step_s
     axes.set_title(title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), fontsize=10)  # any file name
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    write_figure_png(figure, target)
+    write_figure_png(figure, target, {"Software": OUTPUT_MARK})
