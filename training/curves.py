@@ -199,9 +199,9 @@ def checkpoint_picture(record: Mapping[str, Any] | None, results_dir: Path | str
             continue
         if found == wanted:
             return picture, ""
-        seen.append(str(picture))
+        seen.append(f"{picture} {'is of another training run' if found else 'does not name the training it shows'}")
     if seen:
-        return None, f"{' and '.join(seen)} {'is' if len(seen) == 1 else 'are'} of another training run"
+        return None, "; ".join(seen)
     return None, f"no picture in {' or '.join(str(p.parent) for p in dict.fromkeys(places))}"
 
 class CurvesPicture(EpochHook):
