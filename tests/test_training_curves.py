@@ -160,9 +160,9 @@ def board_argv(eccv16_dirs, root, *extra: str) -> list[str]:
 def test_a_second_run_into_the_same_folder_shows_only_itself(eccv16_dirs, tmp_path):
     pytest.importorskip("tensorboard")
     with torch_state_restored(), contextlib.redirect_stdout(io.StringIO()):
-        assert train.main(board_argv(eccv16_dirs, tmp_path / "a", "--epochs", "3", "--tensorboard",
+        assert train.main(board_argv(eccv16_dirs, tmp_path / "a", "--epochs", "2", "--tensorboard",
                                      str(tmp_path / "tb"))) == 0
-        assert train.main(board_argv(eccv16_dirs, tmp_path / "b", "--epochs", "2", "--seed", "5", "--tensorboard",
+        assert train.main(board_argv(eccv16_dirs, tmp_path / "b", "--epochs", "1", "--seed", "5", "--tensorboard",
                                      str(tmp_path / "tb"))) == 0
     found, _ = scalars(tmp_path / "tb" / "SumMe_split1")
     second = [json.loads(line) for line in (tmp_path / "b" / "r" / "SumMe_split1.jsonl").read_text().splitlines()]
