@@ -13,7 +13,6 @@ training curves to report.html beside it (NAME.html beside --out NAME.json).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -172,7 +171,7 @@ def _main(config: Config, args) -> int:
     from model import build_model, describe_parameters
     from model.device import resolve_device
     from storage.checkpoints import MissingCheckpoint
-    from storage.files import check_output_folder, describe_write_error, page_written_by, replace_together
+    from storage.files import check_output_folder, describe_write_error, json_text, page_written_by, replace_together
     from training.results_page import results_page
     from training.sources import dataset_sources
 
@@ -209,9 +208,9 @@ def _main(config: Config, args) -> int:
     print()
     print(final_table(results, config.splits))
     data = {"config": config.to_dict(), "datasets": results}
-    text = results_page(results, page, config.results_dir, config.to_dict(), json_name=out.name)
+    text = results_page(results, config.results_dir, config.to_dict(), json_name=out.name)
     try:                                            # the results and their page, both or neither
-        replace_together({out: lambda file: file.write(json.dumps(data, indent=2) + "\n"),
+        replace_together({out: lambda file: file.write(json_text(data)),
                           page: lambda file: file.write(text)}, mode="w")
     except OSError as error:
         print(f"error: {describe_write_error(error)}", file=sys.stderr)

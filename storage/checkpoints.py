@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .files import replace_together, write_atomically
+from .files import json_text, replace_together, write_atomically
 
 
 def checkpoint_paths(weights_dir: str | Path, dataset: str, split: int) -> tuple[Path, Path]:
@@ -177,7 +177,7 @@ def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dic
                    "complete": True}
 
     def write_record(file) -> None:
-        file.write((json.dumps(full_record, indent=2) + "\n").encode())
+        file.write(json_text(full_record).encode())
 
     replace_together({weights_path: lambda file: file.write(weights), record_path: write_record})
     return weights_path, record_path

@@ -51,12 +51,13 @@ def write_atomically(path: Path | str, write: Callable[[Any], None], mode: str =
         raise
 
 
-def write_json_atomically(path: Path | str, data: Any, *, create_folders: bool = True) -> None:
-    def write(file) -> None:
-        json.dump(data, file, indent=2)
-        file.write("\n")
+def json_text(data: Any) -> str:
+    """How every JSON file of the project is written: indented by 2, ending in a newline."""
+    return json.dumps(data, indent=2) + "\n"
 
-    write_atomically(path, write, mode="w", create_folders=create_folders)
+
+def write_json_atomically(path: Path | str, data: Any, *, create_folders: bool = True) -> None:
+    write_atomically(path, lambda file: file.write(json_text(data)), mode="w", create_folders=create_folders)
 
 
 def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str = "wb", *,
@@ -99,7 +100,6 @@ def replace_together(writers: dict[Path | str, Callable[[Any], None]], mode: str
         raise
 
 
-
 def write_figure_png(figure, path: Path | str, text: dict[str, str] | None = None) -> None:
     """A matplotlib figure as a PNG, written atomically, with ``text`` as PNG text chunks. A character the
     font lacks (in a file name in a title) is drawn as a box without matplotlib's warning on every figure."""
@@ -111,6 +111,18 @@ def write_figure_png(figure, path: Path | str, text: dict[str, str] | None = Non
             figure.savefig(file, format="png", metadata=dict(text or {}))
 
     write_atomically(Path(path), save)
+
+
+def png_text(path: Path | str, key: str) -> str | None:
+    """The text chunk ``key`` of the PNG at ``path`` (see :func:`write_figure_png`); None when the file is
+    missing, not a PNG, or has no such chunk."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "text", {}).get(key)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
 
 
 def file_url(name: str) -> str:
@@ -133,6 +145,7 @@ def relative_url(target: Path | str, page: Path | str) -> str:
         return Path(target).as_uri()
     return file_url(relative.replace(os.sep, "/"))
 
+
 def generator_meta(tool: str) -> str:
     """The ``<meta>`` line that marks a page as written by ``tool`` (``summarize.py``, ``inference.py``)."""
     return f'<meta name="generator" content="CSTA {tool}">'
@@ -147,6 +160,7 @@ def page_written_by(path: Path | str, tool: str) -> bool:
     except OSError:
         return False
     return generator_meta(tool).encode() in head
+
 
 class OutputLocationError(ValueError):
     """A folder a run will write into that cannot take its files; found before any work starts."""

@@ -172,13 +172,12 @@ def runs_picture_path(results_dir: Path | str, dataset: str) -> Path:
     return Path(results_dir) / f"{dataset}_runs.png"
 
 
-
 def checkpoint_picture(record: Mapping[str, Any] | None, results_dir: Path | str) -> tuple[Path | None, str]:
     """The curves picture of the training that saved a checkpoint: the PNG beside the log its record names,
     or else the one in ``results_dir`` (a run folder moved or copied from a cluster), whichever carries
     the record's kept epoch in its text chunk (a later run into the same folder replaces the picture).
     ``(path, "")``, or ``(None, why there is none)``."""
-    from PIL import Image, UnidentifiedImageError
+    from storage.files import png_text
 
     if not record or not all(k in record for k in ("dataset", "split", "selected_epoch", "metrics")):
         return None, "the checkpoint has no record of its training"
@@ -192,17 +191,16 @@ def checkpoint_picture(record: Mapping[str, Any] | None, results_dir: Path | str
         places.insert(0, Path(record["log"]).with_suffix(".png"))
     seen = []
     for picture in dict.fromkeys(places):
-        try:
-            with Image.open(picture) as image:
-                found = image.text.get(KEPT_EPOCH_TEXT) if hasattr(image, "text") else None
-        except (OSError, UnidentifiedImageError, ValueError):
+        if not picture.is_file():
             continue
+        found = png_text(picture, KEPT_EPOCH_TEXT)
         if found == wanted:
             return picture, ""
         seen.append(f"{picture} {'is of another training run' if found else 'does not name the training it shows'}")
     if seen:
         return None, "; ".join(seen)
     return None, f"no picture in {' or '.join(str(p.parent) for p in dict.fromkeys(places))}"
+
 
 class CurvesPicture(EpochHook):
     """After a split's last epoch, ``RESULTS_DIR/{dataset}_split{k}.png`` from its log (all its epochs, resumed

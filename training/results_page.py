@@ -78,11 +78,11 @@ def _figure(target: Path, caption: str) -> str:
             f"<figcaption>{_e(caption)} (<code>{_e(target)}</code>)</figcaption></figure>")
 
 
-def results_page(results: Mapping[str, Mapping[str, Any]], page: Path | str, results_dir: Path | str,
+def results_page(results: Mapping[str, Mapping[str, Any]], results_dir: Path | str,
                  config: Mapping[str, Any] | None = None, json_name: str | None = None) -> str:
-    """The HTML of the report on ``results`` (inference.py's per-dataset results) to be written at ``page``;
-    the ``--runs`` figure is looked for in ``results_dir``."""
-    page, results_dir = Path(page), Path(results_dir)
+    """The HTML of the report on ``results`` (inference.py's per-dataset results); the ``--runs`` figure is
+    looked for in ``results_dir``."""
+    results_dir = Path(results_dir)
     config = dict(config or {})
     sections = []
     for name, result in results.items():

@@ -25,6 +25,7 @@ from .selection import EpochMetrics
 if TYPE_CHECKING:                                       # pragma: no cover
     from .loop import SplitOutcome, SplitRun
 
+
 def missing_package() -> str | None:
     """Why ``torch.utils.tensorboard`` cannot be used (one line), or None when it can.
 

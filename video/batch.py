@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from evaluation.summary import shot_lengths
 from model.device import DeviceError, resolve_device
-from storage.files import describe_write_error, page_written_by, write_json_atomically
+from storage.files import describe_write_error, page_written_by, png_text, write_json_atomically
 
 from .features import GoogLeNetFeatures, PretrainedWeightsUnavailable
 from .io import (OUTPUT_MARK, VIDEO_EXTENSIONS, FrameTooLarge, PartialVideoWarning, VideoError, even_size,
@@ -208,7 +208,7 @@ def plan_outputs(video: Path, out_dir: Path, inputs: set[Path], claimed: dict[Pa
                                  f"(same name); summarise them into different --out folders")
     vouched = read_summary_record(outputs["json"]) is not None      # an earlier summary of this video
     for kind, target in outputs.items():
-        if target.exists() and not (vouched and kind != "page" or _written_here(kind, target)):
+        if target.exists() and not ((vouched and kind != "page") or _written_here(kind, target)):
             raise OutputConflict(f"{video}: {target} exists and was not written by summarize.py; it is left as "
                                  f"it is; choose another --out")
     for target in outputs.values():
@@ -224,10 +224,7 @@ def _written_here(kind: str, target: Path) -> bool:
         return page_written_by(target, "summarize.py")
     try:
         if kind == "plot":
-            from PIL import Image
-
-            with Image.open(target) as image:
-                return getattr(image, "text", {}).get("Software") == OUTPUT_MARK
+            return png_text(target, "Software") == OUTPUT_MARK
         with av.open(str(target)) as container:
             return container.metadata.get("comment") == OUTPUT_MARK
     except Exception:                               # noqa: BLE001: anything unreadable is not this tool's

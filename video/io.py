@@ -35,11 +35,12 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".m
                     ".flv", ".ogv")
 
 
-#: Largest frame accepted, in pixels (8192 × 8192, twice 8K UHD). A decoder keeps up to 16 reference
-#: frames, each 1.5 bytes per pixel or more, so larger frames could need gigabytes for decoding alone.
 #: The mark summarize.py leaves in the files it writes (the summary's ``comment`` tag, the plot's
 #: ``Software`` text), so that a later run replaces its own files and no one else's.
 OUTPUT_MARK = "CSTA summarize.py"
+
+#: Largest frame accepted, in pixels (8192 × 8192, twice 8K UHD). A decoder keeps up to 16 reference
+#: frames, each 1.5 bytes per pixel or more, so larger frames could need gigabytes for decoding alone.
 MAX_PIXELS = 8192 * 8192
 
 #: Largest summary frame, in 16 × 16 macroblocks: H.264 level 6.2's limit (8192 × 4352; 7680 × 4320 fits).

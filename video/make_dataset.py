@@ -36,7 +36,6 @@ The features, the sampling (every ``--sample-every`` frames, as the eccv16 files
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import numpy as np
 from dataset import write_eccv16
 from evaluation.annotations import load_tvsum_annotations
 from evaluation.summary import keyshot_summary
-from storage.files import check_output_set, describe_write_error, replace_together
+from storage.files import check_output_set, describe_write_error, json_text, replace_together
 
 from .cli import OneLineParser, non_negative_int, positive_float, positive_int
 from .folds import folds
@@ -290,21 +289,17 @@ def build(args, plan: Plan) -> int:
     keys = [r["key"] for r in records]
     description = {"name": plan.out.stem, "h5": plan.out.name, "splits": plan.splits.name,
                    "protocol": "TVSum" if args.format == "scores" else "SumMe"}
-    writers = {plan.out: write_h5, plan.splits: _text(_json(folds(keys, args.folds, args.seed)))}
+    writers = {plan.out: write_h5, plan.splits: _text(json_text(folds(keys, args.folds, args.seed)))}
     if plan.anno is not None:
         lines = [f"{name}\tuser\t{','.join(f'{v:g}' for v in row)}\n"
                  for name in plan.names for row in plan.annotations[name]]
         writers[plan.anno] = _text("".join(lines))
         description["annotations"] = plan.anno.name
-    writers[plan.description] = _text(_json(description))          # last: it names the others
+    writers[plan.description] = _text(json_text(description))          # last: it names the others
     replace_together(writers, mode="w+b")
     print(f"wrote {plan.out}, {plan.splits.name}, {plan.description.name}: train with "
           f"`python train.py --datasets {plan.description}`")
     return 0
-
-
-def _json(data) -> str:
-    return json.dumps(data, indent=2) + "\n"
 
 
 def _text(text: str):

@@ -54,7 +54,7 @@ from tqdm import tqdm
 from dataset import SPLITS_DIR, read_splits_file, write_eccv16
 from evaluation.annotations import default_annotations_path, load_tvsum_annotations
 from evaluation.summary import keyshot_summary
-from storage.files import check_output_set, replace_together, write_atomically
+from storage.files import check_output_set, json_text, replace_together, write_atomically
 
 from .folds import folds
 from .io import VIDEO_EXTENSIONS, VideoInfo
@@ -697,7 +697,7 @@ def build_release(args) -> int:
                 h5[record["key"]].create_dataset("fps", data=np.float64(record["fps"]))
 
     description = {"name": out.stem, "h5": out.name, "splits": splits_path.name, "protocol": title}
-    writers = {out: write_h5, splits_path: _text(json.dumps(splits, indent=2) + "\n")}
+    writers = {out: write_h5, splits_path: _text(json_text(splits))}
     if dataset == "tvsum":
         tsv = release.path(found.annotations, scratch)
         if anno_copy is not None:
@@ -705,7 +705,7 @@ def build_release(args) -> int:
             description["annotations"] = anno_copy.name
         else:
             description["annotations"] = str(tsv.resolve())
-    writers[description_path] = _text(json.dumps(description, indent=2) + "\n")      # last: it names the others
+    writers[description_path] = _text(json_text(description))      # last: it names the others
     replace_together(writers, mode="w+b")
     shutil.rmtree(cache.folder, ignore_errors=True)
     written = ", ".join(p.name for p in writers)
