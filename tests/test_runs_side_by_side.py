@@ -38,6 +38,17 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 120.0) -> No
         time.sleep(0.05)
 
 
+def progress_epoch(path: Path) -> int:
+    """The epoch a progress file continues after (0 when there is none yet); it is replaced whole, never
+    written in place, so it can be read while the run goes on."""
+    if not path.exists():
+        return 0
+    try:
+        return int(torch.load(path, weights_only=True)["epoch"])
+    except FileNotFoundError:                        # replaced between the check and the read
+        return 0
+
+
 def log_lines(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -85,7 +96,7 @@ def test_a_killed_run_leaves_whole_log_lines_and_resumes_to_bit_identical_weight
     progress = tmp_path / "weights" / "SumMe" / "split1.progress.pt"
     run = subprocess.Popen(train_command(eccv16_dirs, tmp_path, "--epochs", "6"), env=environment(),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: len(log_lines(log)) >= 3 and progress.exists(), run)
+    wait_for(lambda: len(log_lines(log)) >= 3 and progress_epoch(progress) >= 3, run)
     run.send_signal(signal.SIGKILL)
     run.wait()
 
