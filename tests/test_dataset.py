@@ -212,26 +212,17 @@ CORRUPTIONS = {
                            "n_frames="),
     "user_summary 1-D": ("user_summary", lambda p: read_field(p, "video_2", "user_summary")[0],
                          "wrong shape"),
-    "n_frame_per_seg length": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg")[1:],
-                               "one per shot"),
     "n_frames not positive": ("n_frames", lambda p: np.int64(0), "positive"),
     "n_frames too large for int64": ("n_frames", lambda p: np.float64(1e30), "too large"),
     "change points in reverse order": ("change_points", lambda p: _shots(p)[::-1], "not in increasing order"),
-    "overlapping shots": ("change_points", lambda p: _shots(p, (1, 0), -1), "overlaps shot 0"),
-    "a gap between shots": ("change_points", lambda p: _shots(p, (1, 0), +1), "belong to no shot"),
-    "first shot after frame 0": ("change_points", lambda p: _shots(p, (0, 0), +1), "start at frame 0"),
     "last shot ends early": ("change_points", lambda p: _shots(p, (-1, 1), -1), "before the last frame"),
-    "n_frame_per_seg disagrees": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg") + 1,
-                                  "last - first + 1"),
+    "constant gtscore outside [0, 1]": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") * 0 + 2,
+                                        "cannot be min-max normalised"),
     "n_steps disagrees": ("n_steps", lambda p: np.int64(read_field(p, "video_2", "picks").size + 1),
                           "picks has"),
     "user_summary not 0/1": ("user_summary", lambda p: read_field(p, "video_2", "user_summary") * 0.5,
                              "0/1 values"),
     "user_summary negative": ("user_summary", lambda p: -read_field(p, "video_2", "user_summary"), "0/1 values"),
-    "gtscore above 1": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") * 2, "[0, 1]"),
-    "gtscore negative": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") - 0.5, "[0, 1]"),
-    "gtsummary not 0/1": ("gtsummary", lambda p: read_field(p, "video_2", "gtsummary") + 0.25, "0/1 values"),
-    "video_name a number": ("video_name", lambda p: np.int64(5), "expected a string"),
 }
 
 
@@ -255,6 +246,49 @@ def test_corrupted_field_names_file_video_and_field(h5_copy, case):
         dataset.load_h5(h5_copy)
     assert_names(caught.value, h5_copy, "video_2", field)
     assert expected in str(caught.value)
+
+
+#: Layouts the reference code computes a well-defined result on (they were refused before the real files' layouts
+#: were known): case -> (field, new value, the file's note, what the loaded video holds).
+COMPUTED_WITH_A_NOTE = {
+    "overlapping shots": ("change_points", lambda p: _shots(p, (1, 0), -1), "shots overlap",
+                          lambda r, v: np.array_equal(r.change_points, v)),
+    "a gap between shots": ("change_points", lambda p: _shots(p, (1, 0), +1), "uncovered",
+                            lambda r, v: np.array_equal(r.change_points, v)),
+    "first shot after frame 0": ("change_points", lambda p: _shots(p, (0, 0), +1), "starts after frame 0",
+                                 lambda r, v: r.change_points[0, 0] == 1),
+    "n_frame_per_seg disagrees": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg") + 1,
+                                  "n_frame_per_seg disagrees",
+                                  lambda r, v: np.array_equal(r.n_frame_per_seg, np.diff(r.change_points, axis=1)[:, 0] + 1)),
+    "n_frame_per_seg length": ("n_frame_per_seg", lambda p: read_field(p, "video_2", "n_frame_per_seg")[1:],
+                               "n_frame_per_seg disagrees", lambda r, v: r.n_frame_per_seg.size == len(r.change_points)),
+    "gtscore above 1": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") * 2, "min-max normalised",
+                        lambda r, v: r.gtscore.min() == 0 and r.gtscore.max() == 1),
+    "gtscore negative": ("gtscore", lambda p: read_field(p, "video_2", "gtscore") - 0.5, "min-max normalised",
+                         lambda r, v: r.gtscore.min() == 0 and r.gtscore.max() == 1),
+    "gtscore a float step above 1": ("gtscore", lambda p: np.where(np.arange(read_field(p, "video_2", "gtscore").size)
+                                                                   == 0, np.float32(1 + 1e-7), read_field(p, "video_2",
+                                                                                                          "gtscore")),
+                                     "by at most 1e-06", lambda r, v: r.gtscore[0] == np.float32(1 + 1e-7)),
+    "gtsummary not 0/1": ("gtsummary", lambda p: read_field(p, "video_2", "gtsummary") + 0.25, "'gtsummary' is malformed",
+                          lambda r, v: r.gtsummary is None),
+    "video_name a number": ("video_name", lambda p: np.int64(5), "'video_name' is malformed",
+                            lambda r, v: r.video_name == "video_2"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMPUTED_WITH_A_NOTE))
+def test_layouts_the_reference_computes_on_load_with_one_note(h5_copy, case):
+    field, make_value, note, holds = COMPUTED_WITH_A_NOTE[case]
+    value = make_value(h5_copy)
+    replace_field(h5_copy, "video_2", field, value)
+    if field == "change_points":                    # the file's own segment lengths follow its shots
+        replace_field(h5_copy, "video_2", "n_frame_per_seg", value[:, 1] - value[:, 0] + 1)
+    with pytest.warns(dataset.DatasetNotice) as notes:
+        record = dataset.load_h5(h5_copy)["video_2"]
+    said = [str(n.message) for n in notes if issubclass(n.category, dataset.DatasetNotice)]
+    assert len(said) == 1 and said[0].startswith(f"{h5_copy}: 1 of 5 videos: ") and note in said[0]
+    assert holds(record, value)
 
 
 def test_picks_length_mismatch_with_gtscore(h5_copy):

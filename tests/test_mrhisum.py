@@ -29,11 +29,25 @@ PREDICTIONS = ("uniform", "gt_noisy")
 
 
 def video(key: str) -> dict:
+    """The fields the protocol reads, as the project's reader gives them from the real file's layout."""
+    record = load_h5(H5, keys=[key], schema="mrhisum", feature_dim=None)[key]
+    return {"gtscore": record.gtscore, "gt_summary": record.user_summary[0], "change_points": record.change_points}
+
+
+def test_the_fixture_has_the_real_files_last_rows():
+    """10 of the 12 videos end their last row at n - 1 as the real mr_hisum.h5 does, 2 at n."""
     with h5py.File(H5) as h5:
-        group = h5[key]
-        cps = group["change_points"][()]
-        return {"gtscore": group["gtscore"][()], "gt_summary": group["gt_summary"][()],
-                "change_points": np.stack([cps[:, 0], cps[:, 1] - 1], axis=1)}
+        ends = [int(h5[key]["change_points"][-1, 1]) - h5[key]["features"].shape[0] for key in h5]
+    assert sorted(ends) == [-1] * 10 + [0] * 2
+
+
+@pytest.mark.parametrize("key", sorted(REFERENCE["videos"]))
+def test_shots_cover_every_step_under_either_last_row(key):
+    """SummDiff's rule: the last shot's length gains 1 when its row ends at n - 1, so the shots sum to n."""
+    record = load_h5(H5, keys=[key], schema="mrhisum", feature_dim=None)[key]
+    assert int(record.n_frame_per_seg.sum()) == record.n_steps == REFERENCE["videos"][key]["uniform"]["summary_array_len"]
+    assert record.change_points[0, 0] == 0 and record.change_points[-1, 1] == record.n_steps - 1
+    assert np.array_equal(record.change_points[1:, 0], record.change_points[:-1, 1] + 1)
 
 
 @pytest.mark.parametrize("prediction", PREDICTIONS)
@@ -132,8 +146,10 @@ def test_two_empty_summaries_score_zero_as_in_the_reference():
 
 
 @pytest.mark.parametrize("change, words", [
-    (lambda cps: cps[:-1], "tile 0.."),                                 # the last shot missing
-    (lambda cps: np.vstack([[[1, cps[0, 1]]], cps[1:]]), "tile 0.."),   # not starting at 0
+    (lambda cps: cps[:-1], "the last row must end at n - 1"),                      # the last shot missing
+    (lambda cps: np.vstack([[[1, cps[0, 1]]], cps[1:]]), "from step 0"),         # not starting at 0
+    (lambda cps: np.vstack([cps[:-1], [[cps[-1, 0], cps[-1, 1] - 1]]]), "the last row must end"),  # ends at n - 2
+    (lambda cps: np.vstack([cps[:1], [[cps[1, 0] + 1, cps[1, 1]]], cps[2:]]), "starting where the previous"),
 ])
 def test_change_points_that_do_not_tile_the_video_are_refused(tmp_path, change, words):
     path = tmp_path / "mr.h5"
