@@ -2,9 +2,10 @@
 
 Pure numpy/scipy functions (no torch): keyshot summaries by an exact knapsack,
 F1 against user summaries, Kendall tau-b / Spearman rho as CSTA computes them,
-and the TVSum annotations.  ``python -m evaluation`` scores a JSON file of
-per-step predictions; ``python -m evaluation.human_agreement`` prints TVSum's
-inter-annotator agreement.  See ``docs/evaluation.md``.
+the TVSum annotations and SumMe's ground truth.  ``python -m evaluation``
+scores a JSON file of per-step predictions; ``python -m evaluation.human_agreement``
+prints how well TVSum's annotators and SumMe's users agree with each other.
+See ``docs/evaluation.md``.
 """
 
 from .annotations import default_annotations_path, load_tvsum_annotations, step_annotations

@@ -9,6 +9,7 @@ import io
 import json
 import tarfile
 import zipfile
+from fractions import Fraction
 
 import h5py
 import numpy as np
@@ -20,6 +21,7 @@ import train
 import video.official as official
 from dataset import SPLITS_DIR, load_h5, read_splits_file
 from evaluation.annotations import default_annotations_path, load_tvsum_annotations
+from evaluation.summe_gt import default_summe_gt_path
 from evaluation.summary import keyshot_summary
 from video.make_dataset import main as make_dataset
 
@@ -304,3 +306,66 @@ def test_tvsum_from_its_archive_trains_and_scores(tvsum_archive, tmp_path, capsy
     assert not out.with_name(out.name + ".cache").exists()
     scored = train_and_score(out.with_suffix(".json"), tmp_path, "tvsum_rebuilt", 1)
     assert scored["protocol"] == "TVSum" and set(scored["splits"]) == {"1"}
+
+
+# ------------------------------------------------------------------------------------------------ the real ground truth
+
+
+#: Real SumMe videos (data/summe_gt/): name -> (nFrames, FPS, users): 15 / 24000/1001 / 25 / 30000/1001 / 30 frames
+#: per second, 15 to 18 users, names with spaces and in lower case (sorted after the capitals).
+REAL_SUMME = {
+    "Jumps": (950, 25, 15), "Cooking": (1286, 15, 17), "Fire Domino": (1612, 30, 15),
+    "St Maarten Landing": (1751, 25, 17), "paluma_jump": (2574, Fraction(30000, 1001), 15),
+    "playing_ball": (3120, 30, 16), "Base jumping": (4729, Fraction(30000, 1001), 18),
+    "Paintball": (6096, Fraction(24000, 1001), 17),
+}
+
+
+class PixelGoogLeNet(PixelFeatures):
+    """GoogLeNetFeatures' place taken by :class:`PixelFeatures`: the build's own work, without a CNN's minutes."""
+
+    def __init__(self, device, pretrained=True):
+        self.device = device
+
+
+@pytest.mark.slow
+def test_summe_from_the_real_ground_truth_of_8_videos(tmp_path, capsys, monkeypatch):
+    """The official GT files of 8 videos with generated videos of exactly their frame counts and rates."""
+    import video.features
+
+    monkeypatch.setattr(video.features, "GoogLeNetFeatures", PixelGoogLeNet)
+    root = tmp_path / "SumMe"
+    (root / "videos").mkdir(parents=True)
+    (root / "GT").mkdir()
+    for seed, (name, (n_frames, fps, _)) in enumerate(REAL_SUMME.items()):
+        scenes = [n_frames // 4] * 3 + [n_frames - 3 * (n_frames // 4)]
+        write_planted_video(root / "videos" / f"{name}.mp4", scenes, size=(32, 24), fps=fps, seed=seed)
+        (root / "GT" / f"{name}.mat").write_bytes((default_summe_gt_path() / f"{name}.mat").read_bytes())
+    out = tmp_path / "summe_real.h5"
+    assert make_dataset(["--official", "summe", str(root), "--out", str(out), "--folds", "4", *COMMON]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    assert "splits: seeded folds (--folds 4 --seed 0)" in captured.out
+
+    records = load_h5(out)
+    names = sorted(REAL_SUMME)                                     # plain string order: capitals first
+    assert names[0] == "Base jumping" and names[-2:] == ["paluma_jump", "playing_ball"]
+    assert list(records) == [f"video_{i}" for i in range(1, 9)]
+    assert [r.video_name for r in records.values()] == names
+    with h5py.File(out) as h5:
+        rates = {records[key].video_name: float(h5[key]["fps"][()]) for key in records}
+    for record in records.values():
+        n_frames, fps, users = REAL_SUMME[record.video_name]
+        raw = scipy.io.loadmat(str(default_summe_gt_path() / f"{record.video_name}.mat"))
+        assert raw["user_score"].dtype == np.uint8 and raw["user_score"].shape == (n_frames, users)
+        assert record.n_frames == n_frames == int(raw["nFrames"][0, 0])
+        assert record.user_summary.shape == (users, n_frames)
+        assert np.array_equal(record.user_summary, (raw["user_score"] > 0).T)
+        assert np.array_equal(record.picks, np.arange(0, n_frames, 15))
+        assert np.allclose(record.gtscore, (raw["user_score"] > 0).mean(axis=1)[record.picks])
+        assert record.change_points[0, 0] == 0 and record.change_points[-1, 1] == n_frames - 1
+        assert rates[record.video_name] == pytest.approx(float(fps)) == pytest.approx(float(raw["FPS"][0, 0]))
+    assert sorted({r.user_summary.shape[0] for r in records.values()}) == [15, 16, 17, 18]
+    description = json.loads(out.with_suffix(".json").read_text())
+    splits = read_splits_file(out.with_name(description["splits"]), "SumMe")
+    assert len(splits) == 4 and sorted(k for s in splits for k in s.test_keys) == sorted(records)

@@ -6,10 +6,11 @@
 ``DIR`` is the extracted release or the archive itself (.zip, .tar, .tar.gz / .tgz), with the
 release's files at its top or inside one or two folders:
 
-* SumMe (Gygli et al., ECCV 2014): ``videos/NAME.<ext>`` and ``GT/NAME.mat`` (MATLAB v5, read with
-  ``scipy.io.loadmat``, or v7.3, read with h5py): ``user_score`` (frames × users, > 0 where a user
-  selected the frame), ``nFrames``, ``FPS``. Keys ``video_1 …`` follow the names sorted as plain
-  strings (capitals first), the eccv16 file's order, so CSTA's splits name the same videos.
+* SumMe (Gygli et al., ECCV 2014): ``videos/NAME.<ext>`` and ``GT/NAME.mat`` (MATLAB v5 or v7.3, read
+  by :mod:`evaluation.summe_gt`): ``user_score`` (frames × users, 0 or the number of the user's
+  selection the frame falls in; 15–18 users), ``nFrames``, ``FPS`` (15 to 30; 29.97 as a float).
+  Keys ``video_1 …`` follow the names sorted as plain strings (capitals first), the eccv16 file's
+  order, so CSTA's splits name the same videos.
 * TVSum (Song et al., CVPR 2015): ``data/ydata-tvsum50-anno.tsv`` (20 rows per video: id, category,
   a 1–5 score per frame) and ``video/ID.mp4``; keys in the order the ids first appear in the file.
 
@@ -53,6 +54,7 @@ from tqdm import tqdm
 
 from dataset import SPLITS_DIR, read_splits_file, write_eccv16
 from evaluation.annotations import default_annotations_path, load_tvsum_annotations
+from evaluation.summe_gt import SUMME_VIDEOS, summe_truth
 from evaluation.summary import keyshot_summary
 from storage.files import check_output_set, json_text, replace_together, write_atomically
 
@@ -61,14 +63,6 @@ from .io import VIDEO_EXTENSIONS, VideoInfo
 
 DATASETS = {"summe": "SumMe", "tvsum": "TVSum"}
 
-#: The 25 SumMe videos in the eccv16 file's order (their names sorted as plain strings: capitals first).
-SUMME_VIDEOS = (
-    "Air_Force_One", "Base jumping", "Bearpark_climbing", "Bike Polo", "Bus_in_Rock_Tunnel", "Car_railcrossing",
-    "Cockpit_Landing", "Cooking", "Eiffel Tower", "Excavators river crossing", "Fire Domino", "Jumps",
-    "Kids_playing_in_leaves", "Notre_Dame", "Paintball", "Playing_on_water_slide", "Saving dolphines", "Scuba",
-    "St Maarten Landing", "Statue of Liberty", "Uncut_Evening_Flight", "Valparaiso_Downhill", "car_over_camera",
-    "paluma_jump", "playing_ball",
-)
 TVSUM_VIDEO_COUNT = 50
 TVSUM_ANNOTATIONS = "data/ydata-tvsum50-anno.tsv"
 TVSUM_ANNOTATORS = 20
@@ -348,58 +342,6 @@ def find(dataset: str, release: Release, scratch: Path) -> Found:
     found.scores = scores
     found.videos = [Video(key=f"video_{i}", name=name, member=videos[name]) for i, name in enumerate(scores, start=1)]
     return found
-
-
-def read_mat(path: Path) -> dict[str, np.ndarray]:
-    """The variables of a MATLAB file: v5 through scipy, v7.3 (HDF5) through h5py, in MATLAB's orientation."""
-    import h5py
-
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as h5:
-            # MATLAB stores column-major: h5py sees every array transposed
-            return {name: np.asarray(node[()]).T for name, node in h5.items() if isinstance(node, h5py.Dataset)}
-    import scipy.io
-
-    return {name: np.asarray(value) for name, value in scipy.io.loadmat(str(path)).items()
-            if not name.startswith("__")}
-
-
-def _scalar(values: np.ndarray) -> float | None:
-    flat = np.asarray(values).reshape(-1)
-    if flat.size != 1 or not np.issubdtype(flat.dtype, np.number):
-        return None
-    return float(flat[0])
-
-
-def summe_truth(path: Path, where: str) -> tuple[np.ndarray, int, float | None]:
-    """(user selections (users, nFrames) 0/1, nFrames, FPS or None) of a SumMe ``GT/NAME.mat``; ValueError names
-    the file and the field."""
-    try:
-        data = read_mat(path)
-    except Exception as error:          # scipy and h5py raise many kinds for a file that is not a MATLAB file
-        raise ValueError(f"{where}: cannot be read as a MATLAB file ({type(error).__name__}: {error})") from None
-    if "user_score" not in data:
-        raise ValueError(f"{where}: field 'user_score': missing")
-    scores = np.asarray(data["user_score"])
-    if scores.ndim == 1:
-        scores = scores[:, None]
-    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0 or \
-            not np.issubdtype(scores.dtype, np.number):
-        raise ValueError(f"{where}: field 'user_score': expected a (frames × users) numeric array, got shape "
-                         f"{scores.shape}")
-    scores = scores.astype(np.float64)
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(f"{where}: field 'user_score': contains NaN or infinite values")
-    n_frames = scores.shape[0]
-    if "nFrames" in data:
-        declared = _scalar(data["nFrames"])
-        if declared is None or declared != int(declared) or declared < 1:
-            raise ValueError(f"{where}: field 'nFrames': expected a positive whole number")
-        if int(declared) != n_frames:
-            raise ValueError(f"{where}: field 'nFrames': {int(declared)}, but user_score has {n_frames} rows")
-    fps = _scalar(data["FPS"]) if "FPS" in data else None
-    fps = fps if fps is not None and np.isfinite(fps) and fps > 0 else None
-    return (scores > 0).T.astype(np.float32), n_frames, fps
 
 
 def check(found: Found, scratch: Path) -> None:
