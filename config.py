@@ -101,6 +101,10 @@ class Config(ModelOptions):
                                  role="run")
     streaming: bool = option(False, "read features from the h5 file per video instead of holding them in memory "
                              "(datasets larger than memory)", role="run")
+    exclude_invalid_videos: bool = option(False, "leave out the videos that cannot be used (each named once; the "
+                                          "records, results and tables say how many of how many were used) "
+                                          "instead of refusing the file: a benchmark with fewer videos is "
+                                          "another benchmark", role="run")
     collective_timeout: int = option(600, "with torchrun: seconds a rank waits for the others at a collective "
                                      "before the run fails naming the ranks that did not answer", role="run",
                                      scoring=False)
@@ -131,7 +135,7 @@ class Config(ModelOptions):
             raise ConfigError(f"validation_fraction: must be in (0, 1), got {self.validation_fraction!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"weight_decay: must be >= 0, got {self.weight_decay!r}")
-        for name in ("pretrained", "deterministic", "amp", "per_video_rng", "streaming"):
+        for name in ("pretrained", "deterministic", "amp", "per_video_rng", "streaming", "exclude_invalid_videos"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         self.batch_fraction  # validates batch_size

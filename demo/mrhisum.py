@@ -1,8 +1,9 @@
 """A synthetic dataset in Mr.HiSum's h5 schema, for tests and benchmarks (the real features need YouTube-8M).
 
 Per video (key ``video_<int>``), as the Mr.HiSum repository reads it: ``features`` (n, 1024) float32
-at one step per second, ``gtscore`` (n,) in [0, 1] with max 1, ``change_points`` (k, 2) int64
-``[start, end)`` rows tiling 0..n, and ``gt_summary`` (n,) float32 0/1: the summary Mr.HiSum's own
+at one step per second, ``gtscore`` (n,) in [0, 1] with max 1, ``change_points`` (k, 2) int64 rows
+``[start_i, start_{i+1}]`` from 0 whose last row ends at n − 1, as in the real ``mr_hisum.h5``, and
+``gt_summary`` (n,) float32 0/1: the summary Mr.HiSum's own
 ``generate_summary`` makes from ``gtscore`` (built here with :func:`evaluation.mrhisum.mrhisum_summary`).
 The features carry the score along a hidden direction, so a model can learn it. The split file is
 Mr.HiSum's ``{"train_keys", "val_keys", "test_keys"}``.
@@ -37,6 +38,7 @@ def _smooth_scores(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _shots(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Shots of 2 to 40 steps as inclusive [first, last] rows tiling 0..n-1."""
     ends, position = [], 0
     while position < n:
         position = min(n, position + int(rng.integers(2, 41)))
@@ -44,20 +46,25 @@ def _shots(rng: np.random.Generator, n: int) -> np.ndarray:
             position = n
         ends.append(position)
     starts = [0] + ends[:-1]
-    return np.stack([starts, ends], axis=1).astype(np.int64)
+    return np.stack([starts, np.array(ends) - 1], axis=1).astype(np.int64)
+
+
+def real_file_rows(shots: np.ndarray) -> np.ndarray:
+    """Inclusive shots as the real mr_hisum.h5 stores them: [start_i, start_{i+1}], the last row ending at n − 1."""
+    rows = shots.copy()
+    rows[:-1, 1] += 1
+    return rows
 
 
 def write_video(h5: h5py.File, key: str, rng: np.random.Generator, n: int, direction: np.ndarray) -> None:
     gtscore = _smooth_scores(rng, n)
-    change_points = _shots(rng, n)
-    inclusive = change_points.copy()
-    inclusive[:, 1] -= 1
+    inclusive = _shots(rng, n)
     features = 0.4 + 0.05 * rng.standard_normal((n, FEATURE_DIM), dtype=np.float32)
     features += (gtscore[:, None] - 0.5) * direction[None, :]
     group = h5.create_group(key)
     group.create_dataset("features", data=np.maximum(features, 0).astype(np.float32))
     group.create_dataset("gtscore", data=gtscore)
-    group.create_dataset("change_points", data=change_points)
+    group.create_dataset("change_points", data=real_file_rows(inclusive))
     group.create_dataset("gt_summary", data=mrhisum_summary(gtscore, inclusive))
 
 

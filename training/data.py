@@ -29,6 +29,13 @@ class DatasetBundle:
     videos: dict[str, eccv16.VideoRecord]       #: by split key (`video_1`, or `other.h5/video_1`)
     splits: list[eccv16.Split]
     annotations: dict[str, np.ndarray] | None   #: TVSum protocol: raw annotator scores per video key
+    excluded: dict[str, str] = dataclasses.field(default_factory=dict)  #: split key -> why it was left out
+    asked: int = 0                              #: videos the splits name, before any was left out
+
+    @property
+    def used(self) -> str:
+        """'how many of how many' videos the splits use: '23 of 25', or '' when none was left out."""
+        return f"{self.asked - len(self.excluded)} of {self.asked}" if self.excluded else ""
 
     @property
     def name(self) -> str:
@@ -54,9 +61,18 @@ class DatasetBundle:
 
     def with_validation(self, fraction: float, seed: int) -> "DatasetBundle":
         """This dataset with validation videos carved from each split's training videos (see ``carve_validation``);
-        splits that have their own validation videos (Mr.HiSum) keep them."""
-        return dataclasses.replace(self, splits=[split if split.val_keys else carve_validation(split, fraction, seed)
-                                                 for split in self.splits])
+        splits that have their own validation videos (Mr.HiSum) keep them. A carved video must hold what the
+        protocol scores."""
+        splits = [split if split.val_keys else carve_validation(split, fraction, seed) for split in self.splits]
+        for split in splits:
+            for key in split.val_keys:
+                missing = unscorable_field(self.videos[key])
+                if missing:
+                    raise eccv16.DatasetError(self.videos[key].path, f"missing field for a validation video "
+                                              f"(--select-on validation scores it; {split.label} holds it out of its "
+                                              f"training videos): use --select-on test, or a file whose training "
+                                              f"videos hold it", video=key, field=missing)
+        return dataclasses.replace(self, splits=splits)
 
     def annotations_for(self, key: str) -> np.ndarray | None:
         if self.annotations is None:
@@ -88,6 +104,38 @@ def carve_validation(split: eccv16.Split, fraction: float, seed: int) -> eccv16.
                                val_keys=tuple(k for i, k in enumerate(keys) if i in chosen))
 
 
+def unscorable_field(record: eccv16.VideoRecord) -> str | None:
+    """The first field a protocol reads that the record lacks (None: it can be scored)."""
+    for name in ("n_frames", "picks", "change_points", "user_summary"):
+        if getattr(record, name) is None:
+            return name
+    return None
+
+
+def split_roles(splits: list[eccv16.Split]) -> dict[str, set[str]]:
+    """Split key -> what it is used for: ``train`` for training videos, ``score`` for selection and test videos."""
+    roles: dict[str, set[str]] = {}
+    for split in splits:
+        for key in split.train_keys:
+            roles.setdefault(key, set()).add(eccv16.TRAIN)
+        for key in split.val_keys + split.test_keys:
+            roles.setdefault(key, set()).add(eccv16.SCORE)
+    return roles
+
+
+def without_videos(splits: list[eccv16.Split], excluded, source: Path) -> list[eccv16.Split]:
+    """The splits without the excluded videos; a split left without training or test videos is refused."""
+    kept = []
+    for split in splits:
+        trimmed = dataclasses.replace(split, **{role: tuple(k for k in getattr(split, role) if k not in excluded)
+                                                for role in ("train_keys", "val_keys", "test_keys")})
+        if not trimmed.train_keys or not trimmed.test_keys:
+            raise eccv16.DatasetError(source, f"{split.label}: no {'training' if not trimmed.train_keys else 'test'} "
+                                              f"video is left once the invalid videos are left out")
+        kept.append(trimmed)
+    return kept
+
+
 def annotations_path(data_dir: str | Path) -> Path:
     """``DATA_DIR/ydata-anno.tsv`` or its gzipped copy; the copy shipped in ``data/`` otherwise."""
     for name in ("ydata-anno.tsv", "ydata-anno.tsv.gz"):
@@ -108,35 +156,47 @@ def _other_file_key(key: str) -> tuple[str, str] | None:
     return file_name, video
 
 
-def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
+def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: bool = False) -> DatasetBundle:
     """Read the dataset's h5 file once (and every other file its splits name), its splits and annotations.
 
-    Every key of every split is checked up front. ``streaming=True`` checks the features' shapes
+    Every key of every split is checked up front, for what its role reads (``dataset.rules``): training videos
+    for training, selection and test videos for the protocol. ``streaming=True`` checks the features' shapes
     but leaves them on disk; they are read per video while training (datasets larger than memory).
+    ``exclude_invalid=True`` leaves out the videos that cannot be used instead of refusing the file.
     """
     protocol = get_protocol(spec.protocol)
-    videos = dict(eccv16.load_h5(spec.h5_path, schema=spec.schema, load_features=not streaming,
-                                 require_gtscore=True))
     splits = eccv16.read_splits_file(spec.splits_path, spec.name if spec.schema == "eccv16"
                                      and spec.splits_path.suffix == ".txt" and spec.protocol == spec.name
                                      else None)
-    wanted = {key for split in splits for key in split.keys}
     own_name = spec.h5_path.name
-    others: dict[str, set[str]] = {}
-    for key in wanted:
+    roles = split_roles(splits)
+    by_file: dict[str, dict[str, set[str]]] = {own_name: {}}
+    for key, key_roles in roles.items():
         other = _other_file_key(key)
-        if other is not None and other[0] != own_name:
-            others.setdefault(other[0], set()).add(other[1])
+        file_name, video = other if other is not None else (own_name, key)
+        by_file.setdefault(file_name, {})[video] = by_file.get(file_name, {}).get(video, set()) | key_roles
 
-    for key in list(videos):
-        videos[f"{own_name}/{key}"] = videos[key]
-    for file_name, keys in sorted(others.items()):
-        path = spec.h5_path.parent / file_name
-        for key, record in eccv16.load_h5(path, keys=sorted(keys), schema=spec.schema,
-                                          load_features=not streaming).items():
+    videos: dict[str, eccv16.VideoRecord] = {}
+    excluded: dict[str, str] = {}
+    for file_name, file_roles in sorted(by_file.items(), key=lambda item: item[0] != own_name):
+        own = file_name == own_name
+        path = spec.h5_path if own else spec.h5_path.parent / file_name
+        loaded = eccv16.load_h5(path, keys=None if own else sorted(file_roles), schema=spec.schema,
+                                load_features=not streaming, roles=file_roles, exclude_invalid=exclude_invalid)
+        for key, record in loaded.items():
             videos[f"{file_name}/{key}"] = record
+            if own:
+                videos[key] = record
+        for key, problem in loaded.excluded.items():
+            excluded[f"{file_name}/{key}"] = problem
+            if own:
+                excluded[key] = problem
     for split in splits:
-        eccv16.check_split_keys(split, videos, spec.h5_path)
+        eccv16.check_split_keys(split, {**videos, **excluded}, spec.h5_path)
+    asked = len(roles)
+    if excluded:
+        splits = without_videos(splits, excluded, spec.splits_path)
+    excluded = {key: problem for key, problem in excluded.items() if key in roles}
 
     raw_annotations = None
     if protocol.needs_annotations:
@@ -153,4 +213,5 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False) -> DatasetBundle:
                 raise eccv16.DatasetError(source, f"no annotations for this video of {spec.h5_path}",
                                           video=plain, field="annotations")
         raw_annotations = {**raw_annotations, **{f"{own_name}/{k}": v for k, v in raw_annotations.items()}}
-    return DatasetBundle(spec=spec, videos=videos, splits=splits, annotations=raw_annotations)
+    return DatasetBundle(spec=spec, videos=videos, splits=splits, annotations=raw_annotations, excluded=excluded,
+                         asked=asked)
