@@ -35,18 +35,32 @@ class LoadedVideos(dict):
 
 
 class InvalidVideos(DatasetError):
-    """Some videos of a file cannot be used: every one is named (the first ``NAMED_INVALID``, then a count)."""
+    """Some videos of a file cannot be used: every one is named (the first ``NAMED_INVALID``, then a count),
+    grouped by what is wrong with them."""
 
     def __init__(self, path: Path, errors: list[DatasetError], asked: int):
         self.errors = errors
-        named = "; ".join(f"video '{e.video}': " + (f"field '{e.field}': " if e.field else "") + e.problem
-                          for e in errors[:NAMED_INVALID])
-        more = f"; and {len(errors) - NAMED_INVALID} more" if len(errors) > NAMED_INVALID else ""
         first = errors[0]
-        super().__init__(path, f"{len(errors)} of {asked} videos cannot be used: {named}{more}"
-                               f" (--exclude-invalid-videos leaves them out)" if len(errors) > 1 else first.problem,
-                         video=None if len(errors) > 1 else first.video,
-                         field=None if len(errors) > 1 else first.field)
+        if len(errors) == 1:
+            super().__init__(path, first.problem, video=first.video, field=first.field)
+            return
+        groups: dict[tuple, list[str]] = {}
+        for error in errors:
+            groups.setdefault((error.field, error.problem), []).append(error.video)
+        named, parts, rest = 0, [], 0
+        for (field, problem), videos in groups.items():
+            shown = videos[:max(0, NAMED_INVALID - named)]
+            named += len(shown)
+            if not shown:
+                rest += len(videos)
+                continue
+            more = f" and {len(videos) - len(shown)} more" if len(videos) > len(shown) else ""
+            where = ", ".join(f"'{video}'" for video in shown)
+            parts.append(f"video{'s' if len(videos) > 1 else ''} {where}{more}: "
+                         + (f"field '{field}': " if field else "") + problem)
+        tail = f"; and {rest} more videos" if rest > 0 else ""
+        super().__init__(path, f"{len(errors)} of {asked} videos cannot be used: {'; '.join(parts)}{tail} "
+                               f"(--exclude-invalid-videos leaves them out)")
         self.video, self.field = first.video, first.field
 
 

@@ -111,8 +111,9 @@ def read_scores(path: Path, *, allow_negative: bool = False) -> dict[str, np.nda
     return out
 
 
-def read_videos(path: Path, keys, protocol) -> dict:
-    """The requested videos of the h5 file, checked by ``dataset.load_h5`` (the same checks as training)."""
+def read_videos(path: Path, keys, protocol, exclude_invalid: bool = False) -> dict:
+    """The requested videos of the h5 file, checked by ``dataset.load_h5`` for what scoring reads (the same
+    checks as training's test videos); with ``exclude_invalid`` the invalid ones are left out (``.excluded``)."""
     from dataset import DatasetError, load_h5
 
     try:
@@ -122,8 +123,8 @@ def read_videos(path: Path, keys, protocol) -> dict:
     if missing:
         raise InputError(f"{path}: no such file")
     try:
-        return load_h5(path, keys=keys, feature_dim=None, require_features=protocol.needs_features,
-                       require_gtscore=protocol.needs_gtscore, schema=protocol.schema, load_features=False)
+        return load_h5(path, keys=keys, feature_dim=None, roles=("score",), schema=protocol.schema,
+                       load_features=False, exclude_invalid=exclude_invalid)
     except DatasetError as exc:
         message = str(exc)
         if exc.problem.startswith("missing video key"):
@@ -171,8 +172,12 @@ def empty_summary_cause(video, budget: int) -> str:
 
 
 def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *, split_file=None,
-                   subset: str = "all", allow_negative: bool = False):
-    """Evaluate a scores file; returns ``(protocol, per-video result dict, notes)``.
+                   subset: str = "all", allow_negative: bool = False, exclude_invalid: bool = False):
+    """Evaluate a scores file; returns ``(protocol, per-video result dict, notes, excluded)`` (``excluded``:
+    video key -> why it was left out, with ``exclude_invalid``).
+
+    ``exclude_invalid``: score without the videos the h5 check refuses; a note says how many of how many
+    were scored.
 
     Raises :class:`InputError` for any inconsistent input.
     """
@@ -188,7 +193,9 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
                 raise InputError(f"{scores_path}: video {missing[0]!r}: field 'scores': missing, but the {subset} "
                                  f"videos of {split_file} include it ({len(missing)} missing)")
             keys = sorted(wanted, key=natural_key)
-    videos = read_videos(h5_path, keys, protocol)
+    videos = read_videos(h5_path, keys, protocol, exclude_invalid)
+    excluded = videos.excluded
+    keys = [key for key in keys if key not in excluded]
 
     annotations = None
     if protocol.needs_annotations:
@@ -231,10 +238,10 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
         if results[key].summary_frames == 0:
             notes.append(f"{key}: empty summary ({empty_summary_cause(video, protocol.budget(video))}); "
                          f"F1 reported as 0")
-    return protocol, results, notes
+    return protocol, results, notes, excluded
 
 
-def format_table(protocol, results: dict, means: dict) -> str:
+def format_table(protocol, results: dict, means: dict, excluded: int = 0) -> str:
     columns = list(protocol.metrics)
     head = f"{'video':<14}" + "".join(f" {protocol.headers[c]:>12}" for c in columns) + f" {'frames':>15}"
     lines = [head, "-" * len(head)]
@@ -248,7 +255,9 @@ def format_table(protocol, results: dict, means: dict) -> str:
         lines.append(f"{key:<14}" + "".join(cell(c, row[c]) for c in columns) + f" {frames:>15}")
     lines.append("-" * len(head))
     lines.append(f"{'mean':<14}" + "".join(cell(c, means[c]) for c in columns))
-    lines.append(f"{protocol.name}, {len(results)} video(s); the usual F1 for {protocol.name} is "
+    counted = f"{len(results)} of {len(results) + excluded} videos ({excluded} invalid, left out)" if excluded \
+        else f"{len(results)} video(s)"
+    lines.append(f"{protocol.name}, {counted}; the usual F1 for {protocol.name} is "
                  f"{protocol.headers[protocol.f1]}.")
     return "\n".join(lines)
 
@@ -299,6 +308,9 @@ def _main(argv=None) -> int:
     parser.add_argument("--allow-negative-scores", action="store_true",
                         help="score negative values as they are (the original code's behaviour: the knapsack then "
                              "never selects a shot whose mean is negative)")
+    parser.add_argument("--exclude-invalid-videos", action="store_true",
+                        help="score without the videos the h5 check refuses (each named once; the table and "
+                             "--out say how many of how many were scored) instead of refusing the file")
     parser.add_argument("--out", default=None, help="write the per-video scores and the means to this JSON file")
     args = parser.parse_args(argv)
 
@@ -316,19 +328,22 @@ def _main(argv=None) -> int:
             _check_out(args.out, {"h5 file": args.h5, "scores file": args.scores, "split file": args.split_file,
                                   "annotation file": args.annotations or (default_annotations_path()
                                                                           if protocol.needs_annotations else None)})
-        protocol, results, notes = evaluate_files(protocol.name, args.h5, args.scores, args.annotations,
+        protocol, results, notes, excluded = evaluate_files(protocol.name, args.h5, args.scores, args.annotations,
                                                   split_file=args.split_file, subset=args.subset,
-                                                  allow_negative=args.allow_negative_scores)
+                                                  allow_negative=args.allow_negative_scores,
+                                                  exclude_invalid=args.exclude_invalid_videos)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     means = protocol.means(results.values())
-    print(format_table(protocol, results, means))
+    print(format_table(protocol, results, means, len(excluded)))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out is not None:
         payload = {"videos": {k: v.as_dict() for k, v in results.items()}, "mean": means}
+        if excluded:
+            payload["excluded"] = excluded
         try:
             write_json_atomically(Path(args.out), payload, create_folders=False)
         except OSError as exc:
