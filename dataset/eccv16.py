@@ -132,8 +132,8 @@ ECCV16 = Layout(
         Rule("picks", SCORING, "strictly increasing whole frame indices in [0, n_frames − 1]; their count is the "
                                "video's step count T", REFUSE_IF_READ, _picks),
         Rule("features", TRAINING, "(T, D) finite numbers, D = 1024 (GoogLeNet pool5) unless told otherwise, "
-                                   "|x| ≤ 1e6; without picks, T is its row count", REFUSE_IF_READ, read_features),
-        Rule("gtscore", TRAINING, "(T,) finite numbers in [0, 1]", REFUSE_IF_READ, read_gtscore,
+                                   "magnitude ≤ 1e6; without picks, T is its row count", REFUSE_IF_READ, read_features),
+        Rule("gtscore", TRAINING, "(T,) finite numbers; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
              (GTSCORE_ROUNDING, GTSCORE_NORMALISED)),
         Rule("gtsummary", NOBODY, "(T,) 0/1", REFUSE_IF_READ, _gtsummary),
         Rule("change_points", SCORING, "(S, 2) whole [first, last] frames, 0 ≤ first ≤ last ≤ n_frames − 1, in "

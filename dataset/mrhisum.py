@@ -67,9 +67,9 @@ BOTH = frozenset({TRAIN, SCORE})
 MRHISUM = Layout(
     name="mrhisum",
     rules=(
-        Rule("features", BOTH, "(n, D) finite numbers, n ≥ 1, D = 1024 unless told otherwise, |x| ≤ 1e6; n is the "
+        Rule("features", BOTH, "(n, D) finite numbers, n ≥ 1, D = 1024 unless told otherwise, magnitude ≤ 1e6; n is the "
                                "video's step count", REFUSE, _features),
-        Rule("gtscore", BOTH, "(n,) finite numbers in [0, 1]", REFUSE_IF_READ, read_gtscore,
+        Rule("gtscore", BOTH, "(n,) finite numbers; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
              (GTSCORE_ROUNDING, GTSCORE_NORMALISED)),
         Rule("change_points", frozenset({SCORE}), "(S, 2) whole steps [start_i, start_{i+1}] from 0, each row "
                                                   "starting where the previous one ends, the last ending at n − 1 "

@@ -253,3 +253,10 @@ def test_the_exclusion_option_trims_the_splits_and_counts_what_was_used(many_vid
         bundle = load_bundle(mrhisum, exclude_invalid=True)
     assert bundle.used == "997 of 1000" and sorted(bundle.excluded) == sorted(bad)
     assert not set(bad) & set(bundle.splits[0].keys)
+
+
+def test_docs_real_files_quotes_the_current_rule_tables():
+    from dataset.loading import SCHEMAS
+    from dataset.rules import describe
+
+    assert describe(SCHEMAS.values()) in (REPO / "docs" / "real-files.md").read_text()
