@@ -23,6 +23,7 @@ import torch
 import inference
 import storage.files
 import train
+import training.run
 from storage.checkpoints import (DamagedProgress, UnsafeFile, checkpoint_paths, load_checkpoint, load_progress,
                                  progress_path, read_progress_file, read_record, save_checkpoint, split_is_finished)
 
@@ -257,7 +258,7 @@ def test_a_real_full_disk_during_a_rerun_keeps_the_finished_split(eccv16_dirs, t
         shutil.copytree(tmp_path / "first" / "weights" / "SumMe", weights / "SumMe")
         weights_path, record_path = checkpoint_paths(weights, "SumMe", 1)
         before = {path: path.read_bytes() for path in (weights_path, record_path)}
-        monkeypatch.setattr(train, "check_outputs", lambda *args: None)
+        monkeypatch.setattr(training.run, "check_outputs", lambda *args: None)
         status, _, err = run_main(train.main, tiny_argv(eccv16_dirs, tmp_path / "run", "--epochs", "2",
                                                         "--progress-every", "0"))
         monkeypatch.undo()
@@ -338,7 +339,7 @@ def test_ctrl_c_before_training_is_one_line(eccv16_dirs, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "train_run", interrupted)
+    monkeypatch.setattr(training.run, "train_run", interrupted)
     status, _, err = run_main(train.main, tiny_argv(eccv16_dirs, tmp_path, "--epochs", "1"))
     assert status == 130 and len(error_lines(err)) == 1 and "--resume" in err
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import train
+import training.run
 from config import Config
 from tests.conftest import torch_state_restored
 
@@ -93,7 +94,7 @@ def test_with_validation_videos_the_test_videos_come_at_the_end(eccv16_dirs, tmp
     spec = eccv16_dirs.spec("SumMe")
     bundle = load_bundle(spec).with_validation(0.25, config.seed)          # selection videos != test videos
     with torch_state_restored():
-        train._train_and_save(config, spec, 1, "cpu", False, 0, bundle=bundle)
+        training.run.train_and_save(config, spec, 1, "cpu", False, 0, bundle=bundle)
     record = json.loads((tmp_path / "w" / "SumMe" / "split1.json").read_text())
     found, _ = scalars(tmp_path / "tb" / "SumMe_split1")
     assert record["test_metrics"] is not None
@@ -123,9 +124,9 @@ def test_tensorboard_is_a_run_option_that_inference_does_not_take():
     field = {f.name: f for f in dataclasses.fields(Config)}["tensorboard"]
     assert field.metadata["role"] == "run" and Config().tensorboard == ""
     assert "tensorboard" in Config.not_for_scoring()
-    runs = train.run_directories(Config(tensorboard="tb", runs=2), 1)
+    runs = training.run.run_directories(Config(tensorboard="tb", runs=2), 1)
     assert runs.tensorboard.endswith("tb/run2_seed123457")
-    assert train.run_directories(Config(runs=2), 0).tensorboard == ""
+    assert training.run.run_directories(Config(runs=2), 0).tensorboard == ""
 
 
 def test_the_runs_figure_shows_every_split_over_the_runs(tmp_path, capsys):
@@ -135,7 +136,7 @@ def test_the_runs_figure_shows_every_split_over_the_runs(tmp_path, capsys):
     per_run = [{"SumMe": {k: {"kendall": rng.random(), "spearman": rng.random(), "f1": 100 * rng.random()}
                           for k in (1, 2, 3)}} for _ in range(3)]
     config = Config(runs=3, results_dir=str(tmp_path))
-    train.runs_pictures(per_run, config, {"SumMe": PROTOCOLS["SumMe"]})
+    training.run.runs_pictures(per_run, config, {"SumMe": PROTOCOLS["SumMe"]})
     assert_png_not_blank(tmp_path / "SumMe_runs.png", min_size=(900, 300))
     assert str(tmp_path / "SumMe_runs.png") in capsys.readouterr().out
 
