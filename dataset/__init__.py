@@ -11,7 +11,7 @@ writes the eccv16 layout; `read_splits_file` reads split files in the field's fo
 
 from .errors import DatasetError, DatasetNotice, PathLike, one_line
 from .fields import FEATURE_MAGNITUDE_LIMIT, natural_key, natural_sorted
-from .loading import SCHEMAS, InvalidVideos, LoadedVideos, load_h5, read_features
+from .loading import SCHEMAS, InvalidVideos, LoadedVideos, check_is_hdf5, load_h5, read_features
 from .paths import (DATA_DIR, DATASET_NAMES, DOWNLOAD_HINT, FEATURE_DIM, REPO_ROOT, SPLITS_DIR,
                     canonical_dataset_name, default_h5_path, h5_file_name, splits_path)
 from .records import Split, VideoRecord
@@ -21,7 +21,7 @@ from .splits import (ROLES as SPLIT_ROLES, SPLIT_FORMATS, RepeatedField, check_s
 from .writer import write_eccv16
 
 __all__ = ["DatasetError", "DatasetNotice", "InvalidVideos", "LoadedVideos", "VideoRecord", "Split", "load_h5",
-           "read_features", "write_eccv16", "read_splits_file", "load_splits", "check_split_keys", "split_records",
+           "read_features", "check_is_hdf5", "write_eccv16", "read_splits_file", "load_splits", "check_split_keys", "split_records",
            "load_json_strictly", "RepeatedField", "SCHEMAS", "canonical_dataset_name", "default_h5_path",
            "h5_file_name", "splits_path", "natural_key", "natural_sorted", "one_line", "DATA_DIR", "SPLITS_DIR",
            "REPO_ROOT", "FEATURE_DIM", "DATASET_NAMES", "DOWNLOAD_HINT", "FEATURE_MAGNITUDE_LIMIT", "PathLike",

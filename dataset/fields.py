@@ -215,6 +215,10 @@ class FieldReader:
             return value.decode("utf-8", errors="replace")
         return str(value)
 
+    def check_link(self, field: str) -> None:
+        """Refuse a field stored elsewhere (an external link) or nowhere (a dangling link), whoever reads it."""
+        _follow_link(self.group, field, lambda problem: self.error(field, problem))
+
     def has(self, field: str) -> bool:
         """Whether the group names the field (a link that leads nowhere counts: reading it says so)."""
         return self.group.get(field, getlink=True) is not None

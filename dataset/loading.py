@@ -96,7 +96,7 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
     path = Path(path)
     role_of = _role_lookup(roles, require_features and require_gtscore)
     layout = SCHEMAS[schema]
-    _check_is_hdf5(path)
+    check_is_hdf5(path)
     videos, errors, quirks = LoadedVideos(), [], Counter()
     try:
         with h5py.File(path, "r") as h5:
@@ -139,7 +139,8 @@ def _role_lookup(roles: Optional[Roles], full: bool):
     return lambda key: every
 
 
-def _check_is_hdf5(path: Path) -> None:
+def check_is_hdf5(path: Path) -> None:
+    """Refuse, naming the file, a path that is missing, not a file, unreadable or not HDF5."""
     from storage.files import InputFileError, check_input_file
 
     try:

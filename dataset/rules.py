@@ -9,6 +9,7 @@ protocol reads, for test and selection videos), what is checked, and what happen
 * ``refuse``: the video is refused, whatever its role;
 * ``refuse if read``: refused when one of the video's roles reads the field; otherwise the field is set aside
   (None) and the file's note counts the videos where that happened;
+* a field stored in another file (an external link) or nowhere (a dangling link) is refused whoever reads it;
 * a rule's *quirks* are the layouts the reference code computes on: the reader computes what it computes
   and the file's note says so.
 
@@ -109,6 +110,7 @@ def read_video(reader: FieldReader, layout: Layout, roles: frozenset, feature_di
                                                f"{READS[read[0]]}. {layout.missing_remedy}")
             fields.values[rule.field] = None
             continue
+        reader.check_link(rule.field)
         try:
             fields.values[rule.field] = rule.read(fields)
         except DatasetError:

@@ -165,6 +165,7 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: 
     ``exclude_invalid=True`` leaves out the videos that cannot be used instead of refusing the file.
     """
     protocol = get_protocol(spec.protocol)
+    eccv16.check_is_hdf5(spec.h5_path)
     splits = eccv16.read_splits_file(spec.splits_path, spec.name if spec.schema == "eccv16"
                                      and spec.splits_path.suffix == ".txt" and spec.protocol == spec.name
                                      else None)
