@@ -5,6 +5,7 @@ real split files; DSNet's make_shots.py and the DR-DSN generator; Mr.HiSum's las
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -260,3 +261,49 @@ def test_docs_real_files_quotes_the_current_rule_tables():
     from dataset.rules import describe
 
     assert describe(SCHEMAS.values()) in (REPO / "docs" / "real-files.md").read_text()
+
+
+@pytest.mark.slow
+def test_train_and_inference_without_the_invalid_videos_say_how_many_were_used(tmp_path, capsys):
+    import inference
+
+    demo = make_demo_dataset(tmp_path / "demo", n_videos=6, min_steps=16, max_steps=20)
+    (split,) = dataset.read_splits_file(demo.splits_path("SumMe"))[:1]
+    bad = split.train_keys[0]
+    with h5py.File(demo.summe_h5, "a") as h5:
+        scores = h5[bad]["gtscore"][()]
+        del h5[bad]["gtscore"]
+        h5[bad]["gtscore"] = np.where(np.arange(scores.size) == 0, np.nan, scores)
+    description = tmp_path / "mine.json"
+    description.write_text(json.dumps({"name": "mine", "h5": str(demo.summe_h5),
+                                       "splits": str(demo.splits_path("SumMe")), "protocol": "SumMe"}))
+    common = ["--datasets", str(description), "--splits", "1", "--device", "cpu", "--weights-dir",
+              str(tmp_path / "w"), "--results-dir", str(tmp_path / "r")]
+    assert train.main([*common, "--epochs", "1", "--no-pretrained", "--quiet"]) == 2
+    assert f"video '{bad}': field 'gtscore': contains NaN" in capsys.readouterr().err
+    assert train.main([*common, "--epochs", "1", "--no-pretrained", "--quiet", "--exclude-invalid-videos"]) == 0
+    out, err = capsys.readouterr()
+    assert "5 of 6 videos used, the invalid ones left out" in out and f"video '{bad}'" in err
+    record = json.loads((tmp_path / "w" / "mine" / "split1.json").read_text())
+    assert record["videos_used"] == "5 of 6" and record["excluded_videos"] == [bad]
+    assert bad not in record["split_videos"]["train"]
+    result = tmp_path / "inference.json"
+    assert inference.main([*common, "--exclude-invalid-videos", "--out", str(result)]) == 0
+    assert "mine (5 of 6 videos)" in capsys.readouterr().out
+    scored = json.loads(result.read_text())["datasets"]["mine"]
+    assert scored["videos_used"] == "5 of 6" and list(scored["excluded_videos"]) == [bad]
+
+
+def test_a_split_left_without_test_videos_is_refused_when_it_is_used(tmp_path):
+    demo = make_demo_dataset(tmp_path / "demo", n_videos=6, min_steps=16, max_steps=20)
+    splits = dataset.read_splits_file(demo.splits_path("SumMe"))
+    emptied = next(split for split in splits if len(split.test_keys) == 1)
+    with h5py.File(demo.summe_h5, "a") as h5:
+        del h5[emptied.test_keys[0]]["user_summary"]
+    spec_ = catalog.DatasetSpec("SumMe", "SumMe", demo.summe_h5, demo.splits_path("SumMe"))
+    with pytest.warns(DatasetNotice):
+        bundle = load_bundle(spec_, exclude_invalid=True)
+    with pytest.raises(DatasetError, match=re.escape(f"{emptied.label}: no test video is left")):
+        bundle.split(emptied.number)
+    other = next(split for split in splits if emptied.test_keys[0] not in split.test_keys)
+    assert emptied.test_keys[0] not in {r.key for part in bundle.split(other.number) for r in part}

@@ -54,6 +54,10 @@ class DatasetBundle:
             raise ValueError(f"{self.name}: split {number} does not exist ({self.spec.splits_path} has "
                              f"{len(self.splits)})")
         split = self.splits[number - 1]
+        if not split.train_keys or not split.test_keys:
+            raise eccv16.DatasetError(self.spec.splits_path, f"{split.label}: no "
+                                      f"{'training' if not split.train_keys else 'test'} video is left once the "
+                                      f"invalid videos are left out")
         eccv16.check_split_keys(split, self.videos, self.h5_path)
         records = [[self.videos[key] for key in keys]
                    for keys in (split.train_keys, split.selection_keys, split.test_keys)]
@@ -123,17 +127,12 @@ def split_roles(splits: list[eccv16.Split]) -> dict[str, set[str]]:
     return roles
 
 
-def without_videos(splits: list[eccv16.Split], excluded, source: Path) -> list[eccv16.Split]:
-    """The splits without the excluded videos; a split left without training or test videos is refused."""
-    kept = []
-    for split in splits:
-        trimmed = dataclasses.replace(split, **{role: tuple(k for k in getattr(split, role) if k not in excluded)
-                                                for role in ("train_keys", "val_keys", "test_keys")})
-        if not trimmed.train_keys or not trimmed.test_keys:
-            raise eccv16.DatasetError(source, f"{split.label}: no {'training' if not trimmed.train_keys else 'test'} "
-                                              f"video is left once the invalid videos are left out")
-        kept.append(trimmed)
-    return kept
+def without_videos(splits: list[eccv16.Split], excluded) -> list[eccv16.Split]:
+    """The splits without the excluded videos (a split left without training or test videos is refused when
+    it is used: see ``DatasetBundle.split``)."""
+    return [dataclasses.replace(split, **{role: tuple(k for k in getattr(split, role) if k not in excluded)
+                                          for role in ("train_keys", "val_keys", "test_keys")})
+            for split in splits]
 
 
 def annotations_path(data_dir: str | Path) -> Path:
@@ -196,7 +195,7 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: 
         eccv16.check_split_keys(split, {**videos, **excluded}, spec.h5_path)
     asked = len(roles)
     if excluded:
-        splits = without_videos(splits, excluded, spec.splits_path)
+        splits = without_videos(splits, excluded)
     excluded = {key: problem for key, problem in excluded.items() if key in roles}
 
     raw_annotations = None

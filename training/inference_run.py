@@ -63,7 +63,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
     from training.report import table
     from training.scoring import score_split
 
-    bundle = load_bundle(spec, streaming=config.streaming)
+    bundle = load_bundle(spec, streaming=config.streaming, exclude_invalid=config.exclude_invalid_videos)
     protocol = bundle.protocol
     columns = list(protocol.metrics)
     for split in config.splits:
@@ -91,7 +91,8 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         print()
         print(table(("video", *(protocol.headers[c] for c in columns), "summary frames"), rows,
                     title=f"[{spec.name} split {split}] {weights_path} (epoch selected on "
-                          f"{splits[split]['selected_on']} videos)"))
+                          f"{splits[split]['selected_on']} videos)"
+                          + (f"; {bundle.used} videos used, the invalid ones left out" if bundle.excluded else "")))
     final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits) for key in columns}
     final["f1"] = final[protocol.f1]
     by_split = random_baseline_by_split(bundle, config.splits)
@@ -100,7 +101,8 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
                                           {k: m["f1"] for k, m in by_split.items()})
     return {"h5": str(spec.h5_path), "protocol": protocol.name, "f1_convention": protocol.f1, "splits": splits,
             "final": final, "random_scores": baseline, "random_scores_by_split": by_split,
-            "performance_over_random": over_random}
+            "performance_over_random": over_random,
+            **({"videos_used": bundle.used, "excluded_videos": bundle.excluded} if bundle.excluded else {})}
 
 
 def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
@@ -167,7 +169,8 @@ def final_table(results: dict, splits) -> str:
     rows = []
     for name, r in results.items():
         protocol = protocols[name]
-        for label, values in ((name, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
+        label_of = f"{name} ({r['videos_used']} videos)" if r.get("videos_used") else name
+        for label, values in ((label_of, r["final"]), ("  random scores (mean of 20 draws)", r["random_scores"])):
             por = r.get("performance_over_random", {}).get("mean") if values is r["final"] else None
             rows.append((label, *(protocol.metric(c).format(values[c]) if c in protocol.reported else ""
                                   for c in columns), "" if por is None else f"{por:.1f}",

@@ -63,12 +63,15 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
             if reason:
                 raise ValueError(reason)
         specs = dataset_sources(config, demo)
-        bundles = {spec.name: load_bundle(spec, streaming=config.streaming) for spec in specs}   # all checked first
+        bundles = {spec.name: load_bundle(spec, streaming=config.streaming,                    # all checked first
+                                          exclude_invalid=config.exclude_invalid_videos) for spec in specs}
         for bundle in bundles.values():
             missing = [k for k in config.splits if k > len(bundle.splits)]
             if missing:
                 raise ValueError(f"splits: {bundle.spec.splits_path} has {len(bundle.splits)} split(s), "
                                  f"not split {missing[0]}")
+            for split in config.splits:
+                bundle.split(split)                 # each split has its videos (some may have been left out)
         device = resolve_device(world.device_name(config.device))
         model = build_model(config, pretrained=False)
         if world.is_main:
@@ -120,7 +123,8 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
                 print(f"\nrun {run + 1}/{config.runs} (seed {run_config.seed})")
             results = train_run(run_config, specs, bundles, resume=resume, progress=progress, world=world)
             if world.is_main:
-                per_run.append(print_summary(results, protocols, run_config.select_on == "validation"))
+                per_run.append(print_summary(results, protocols, run_config.select_on == "validation",
+                                             {name: bundle.used for name, bundle in bundles.items()}))
                 per_run_splits.append(results)
                 write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
                                       {"config": run_config.to_dict(), "splits": results, "final": per_run[-1],
@@ -291,7 +295,8 @@ def train_and_save(config: Config, spec, split: int, device_name: str, progress:
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming)
+    bundle = bundle if bundle is not None else load_bundle(spec, streaming=config.streaming,
+                                                           exclude_invalid=config.exclude_invalid_videos)
     as_in_the_file = bundle.splits[split - 1]            # the carve below follows from it and the seed
     if config.select_on == "validation":
         bundle = bundle.with_validation(config.validation_fraction, config.seed)
@@ -321,6 +326,7 @@ def train_and_save(config: Config, spec, split: int, device_name: str, progress:
             else "validation (the split file's)",
             "selection_videos": list(bundle.splits[split - 1].selection_keys),
             "split_videos": split_videos(as_in_the_file),
+            **({"videos_used": bundle.used, "excluded_videos": sorted(bundle.excluded)} if bundle.excluded else {}),
             "seed": config.seed, "seconds": round(outcome.seconds, 2), "resumed_from_epoch": outcome.resumed_from,
             "device": str(device), "torch_threads": torch.get_num_threads(), "world_size": world.size,
             "backend": world.backend, "h5": str(spec.h5_path), "splits_file": str(spec.splits_path),
@@ -340,8 +346,9 @@ def _split_line(dataset: str, split: int, metrics: dict, seconds: float) -> str:
 
 
 def print_summary(results: dict[str, dict[int, dict]], protocols: dict,
-                  selected_on_validation: bool = False) -> dict[str, dict]:
-    """Each dataset's table of its kept epochs (split by split, and their mean); returns the means."""
+                  selected_on_validation: bool = False, used: dict[str, str] | None = None) -> dict[str, dict]:
+    """Each dataset's table of its kept epochs (split by split, and their mean); returns the means.
+    ``used``: per dataset, how many of how many videos were used when invalid ones were left out."""
     from training.report import table
 
     finals = {}
@@ -356,8 +363,10 @@ def print_summary(results: dict[str, dict[int, dict]], protocols: dict,
         final = {key: sum(m[key] for m in splits.values()) / len(splits) for key in columns}
         rows.append(("mean", "", *(protocol.metric(c).format(final[c]) for c in columns)))
         print()
+        counted = (used or {}).get(dataset)
         print(table(headers, rows, title=f"{dataset}: kept epochs on the test videos"
-                    + (" (selected on validation videos)" if selected_on_validation else "")))
+                    + (" (selected on validation videos)" if selected_on_validation else "")
+                    + (f"; {counted} videos used, the invalid ones left out" if counted else "")))
         finals[dataset] = final
     return finals
 
