@@ -99,8 +99,7 @@ def test_a_test_video_without_its_protocols_fields_is_refused_with_the_remedy(pu
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, setting", SETTINGS[:2])
-@pytest.mark.parametrize("layout", PUBLIC_LAYOUTS)
+@pytest.mark.parametrize("layout, name, setting", [("dsnet", "SumMe", "augmented"), ("kz", "TVSum", "transfer")])
 def test_augmented_and_transfer_train_with_dsnets_split_files(public_files, tmp_path, layout, name, setting):
     argv = ["--datasets", name, "--setting", setting, "--data-dir", str(public_files[layout]), "--splits", "1",
             "--epochs", "1", "--no-pretrained", "--device", "cpu", "--quiet", "--weights-dir", str(tmp_path / "w"),
