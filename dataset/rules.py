@@ -94,8 +94,8 @@ class VideoFields:
 
 def unread_field(rule: Rule) -> Quirk:
     """The note for a field that is malformed but read by none of the video's roles."""
-    return Quirk(f"unread:{rule.field}", f"'{rule.field}' is malformed but not read for the roles these videos have "
-                                         f"in the splits; set aside")
+    return Quirk(f"unread:{rule.field}", f"'{rule.field}' is malformed or cannot be checked, and nothing these "
+                                         f"videos are used for reads it; set aside")
 
 
 def read_video(reader: FieldReader, layout: Layout, roles: frozenset, feature_dim: Optional[int],

@@ -270,9 +270,9 @@ COMPUTED_WITH_A_NOTE = {
                                                                    == 0, np.float32(1 + 1e-7), read_field(p, "video_2",
                                                                                                           "gtscore")),
                                      "by at most 1e-06", lambda r, v: r.gtscore[0] == np.float32(1 + 1e-7)),
-    "gtsummary not 0/1": ("gtsummary", lambda p: read_field(p, "video_2", "gtsummary") + 0.25, "'gtsummary' is malformed",
+    "gtsummary not 0/1": ("gtsummary", lambda p: read_field(p, "video_2", "gtsummary") + 0.25, "'gtsummary' is malformed or cannot be checked",
                           lambda r, v: r.gtsummary is None),
-    "video_name a number": ("video_name", lambda p: np.int64(5), "'video_name' is malformed",
+    "video_name a number": ("video_name", lambda p: np.int64(5), "'video_name' is malformed or cannot be checked",
                             lambda r, v: r.video_name == "video_2"),
 }
 

@@ -305,7 +305,7 @@ def notes_of(field: str) -> list[str]:
     """What a file's note may say when ``field`` changed: the field set aside, or one of its rules' quirks."""
     checked_with = {"change_points": {"change_points", "n_frame_per_seg"}}.get(field, {field})
     rules = [rule for layout in dataset.SCHEMAS.values() for rule in layout.rules if rule.field in checked_with]
-    return [f"'{field}' is malformed"] + [quirk.says for rule in rules for quirk in rule.quirks]
+    return [f"'{field}' is malformed or cannot be checked"] + [quirk.says for rule in rules for quirk in rule.quirks]
 
 
 #: field changed -> the record's fields that may then differ from the unchanged file's.
