@@ -2,6 +2,9 @@
 
     python summarize.py INPUT [INPUT ...] --weights weights/SumMe/split4.pt --out summaries/
 
+Default paths are in the checkout (weights/SumMe/split4.pt, summaries/) wherever the command runs;
+paths given on the command line are relative to the working directory.
+
 INPUT is a video file or a folder (every file in it that FFmpeg opens as a video; ``--recursive``
 for sub-folders; earlier ``*.summary.mp4`` outputs are skipped). For every video NAME this writes,
 in --out:
@@ -26,7 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config import Config, ConfigError
+from config import REPO_ROOT, Config, ConfigError
 from video.cli import OneLineParser, positive_float, positive_int, proportion
 
 
@@ -35,10 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Summarise videos with CSTA: keyshot summary video, JSON of shots and scores, "
                     "and a plot of the importance curve.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of videos")
-    parser.add_argument("--weights", default="weights/SumMe/split4.pt",
+    parser.add_argument("--weights", default=str(REPO_ROOT / "weights" / "SumMe" / "split4.pt"),
                         help="CSTA checkpoint (plain state dict), as `python train.py` writes them; its options "
                              "come from the JSON record beside it")
-    parser.add_argument("--out", default="summaries", help="output folder (created if needed)")
+    parser.add_argument("--out", default=str(REPO_ROOT / "summaries"), help="output folder (created if needed)")
     parser.add_argument("--recursive", action="store_true", help="also look for videos in sub-folders")
     parser.add_argument("--skip-existing", action="store_true",
                         help="skip videos whose summary JSON is already in --out")

@@ -224,9 +224,12 @@ def same_training(recorded: dict[str, Any], fingerprint: dict[str, Any]) -> bool
 def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerprint: dict[str, Any],
                       videos: dict[str, list[str]] | None = None, *, note: bool = False) -> bool:
     """True when the split's checkpoint and record exist and were trained with the same options and, when
-    ``videos`` is given and the record names them, on the same training, validation and test videos.
+    ``videos`` is given, on the same training, validation and test videos as the record names.
 
-    ``note``: say in one line why a split with a complete record is trained again (its videos changed).
+    A record that does not name its videos (``split_videos``: written by a release before records kept them)
+    cannot show that the test videos scored now were held out: with ``videos`` given, its split is not finished.
+    ``note``: say in one line why a split with a complete record is trained again (its videos changed, or
+    its record does not name them).
     """
     weights_path, record_path = checkpoint_paths(weights_dir, dataset, split)
     record = read_record(record_path)
@@ -237,7 +240,14 @@ def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerp
     recorded = record.get("fingerprint")
     if not (isinstance(recorded, dict) and same_training(recorded, fingerprint)):
         return False
-    if videos is not None and isinstance(record.get("split_videos"), dict) and record["split_videos"] != videos:
+    if videos is None:
+        return True
+    if not isinstance(record.get("split_videos"), dict):
+        if note:
+            print(f"{dataset} split {split}: {record_path} does not name the videos it was trained on (written by "
+                  f"an earlier release); trained again, since its test videos cannot be shown to be held out")
+        return False
+    if record["split_videos"] != videos:
         if note:
             changed = [role for role in videos if record["split_videos"].get(role) != videos[role]]
             print(f"{dataset} split {split}: its {' and '.join(changed)} videos differ from those {record_path} "

@@ -59,7 +59,7 @@ def test_a_second_run_into_the_same_folder_refuses_and_a_killed_run_leaves_no_lo
     first = subprocess.Popen(train_command(eccv16_dirs, tmp_path, "--epochs", "200"), env=environment(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        lock = tmp_path / "weights" / ".train.lock"
+        lock = tmp_path / "weights" / ".train.SumMe.split1.lock"
         wait_for(lambda: lock.exists() and str(first.pid) in lock.read_text(), first)
         second = subprocess.run(train_command(eccv16_dirs, tmp_path, "--epochs", "1"), env=environment(),
                                 capture_output=True, text=True, timeout=120)

@@ -106,9 +106,16 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
 
 
 def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
-    """One warning when the checkpoint was trained on a split whose videos are not the ones scored now."""
+    """One warning when the checkpoint was trained on a split whose videos are not the ones scored now, or when
+    its record cannot show which videos it was trained on (a record of an earlier release). A checkpoint
+    without a record (the original authors') is scored on the command line's word."""
+    if not record:
+        return
     recorded = record.get("split_videos")
     if not isinstance(recorded, dict):
+        print(f"warning: {record_path}: does not name the videos this checkpoint was trained on (written by an "
+              f"earlier release); whether the test videos scored now were held out cannot be checked; "
+              f"`python train.py --resume` trains the split again", file=sys.stderr)
         return
     trained_on = set(recorded.get("train", [])) | set(recorded.get("validation", []))
     leaked = sorted(set(split.test_keys) & trained_on)

@@ -5,6 +5,10 @@ each split trained and saved (in this process, in worker processes with ``--jobs
 Checkpoints: WEIGHTS_DIR/{dataset}/split{k}.pt with a JSON record beside each; per-epoch logs:
 RESULTS_DIR/{dataset}_split{k}.jsonl and their curves beside them; RESULTS_DIR/train_summary.json per run, and
 with ``--runs K`` RESULTS_DIR/runs_summary.json and RESULTS_DIR/{dataset}_runs.png.
+
+Runs of different splits may write into the same folders at once (one torchrun or SLURM task per group of
+splits): each split's files are locked (``training.lock``), and the folder-wide summaries are merged, under a
+short lock, with those the other runs of the same training options wrote there.
 """
 
 from __future__ import annotations
@@ -44,10 +48,10 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
     import dataset as eccv16
     from model import PretrainedWeightsUnavailable, build_model, describe_parameters
     from model.device import resolve_device
-    from storage.files import describe_write_error, write_json_atomically
+    from storage.files import describe_write_error
     from training import load_bundle
     from training.distributed import PeerTimeout, World
-    from training.lock import FolderInUse, RunLock
+    from training.lock import LockError, RunLock, summary_lock
     from training.sources import dataset_sources
 
     world = World.from_environment(config.device, timeout_seconds=config.collective_timeout)
@@ -88,13 +92,12 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
         failed = True
     else:
         failed = False
-    locked = [config.weights_dir, config.results_dir, *([config.tensorboard] if config.tensorboard else [])]
-    lock = RunLock(locked) if world.is_main and not failed else None
+    lock = RunLock(*run_locks(config, specs)) if world.is_main and not failed else None
     try:
         if lock is not None:
             lock.__enter__()
-    except (FolderInUse, OSError) as error:
-        print(f"error: {error if isinstance(error, FolderInUse) else describe_write_error(error)}", file=sys.stderr)
+    except (LockError, OSError) as error:
+        print(f"error: {error if isinstance(error, LockError) else describe_write_error(error)}", file=sys.stderr)
         lock, failed = None, True
     if world.distributed:               # rank 0 alone checks the outputs and takes the lock: every rank stops with it
         try:
@@ -115,7 +118,6 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
             print(f"datasets {', '.join(s.name for s in specs)}; splits {', '.join(map(str, config.splits))}; "
                   f"{config.epochs} epochs; seed {config.seed}; weights -> {config.weights_dir}")
         started = time.perf_counter()
-        per_run, per_run_splits = [], []
         protocols = {name: bundle.protocol for name, bundle in bundles.items()}
         for run in range(config.runs):
             run_config = run_directories(config, run)
@@ -123,12 +125,10 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
                 print(f"\nrun {run + 1}/{config.runs} (seed {run_config.seed})")
             results = train_run(run_config, specs, bundles, resume=resume, progress=progress, world=world)
             if world.is_main:
-                per_run.append(print_summary(results, protocols, run_config.select_on == "validation",
-                                             {name: bundle.used for name, bundle in bundles.items()}))
-                per_run_splits.append(results)
-                write_json_atomically(Path(run_config.results_dir) / "train_summary.json",
-                                      {"config": run_config.to_dict(), "splits": results, "final": per_run[-1],
-                                       "split_spread": split_spread(results, protocols)})
+                print_summary(results, protocols, run_config.select_on == "validation",
+                              {name: bundle.used for name, bundle in bundles.items()})
+                with summary_lock(run_config.results_dir):
+                    write_train_summary(run_config, results, protocols)
     except (eccv16.DatasetError, PretrainedWeightsUnavailable, ValueError, PeerTimeout) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -141,11 +141,109 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
         world.close()
     if world.is_main:
         if config.runs > 1:
-            print_runs(per_run, config, [s.name for s in specs], per_run_splits)
-            runs_pictures(per_run_splits, config, protocols, bundles)
+            with summary_lock(config.results_dir):        # every run's summary as the folder holds it now
+                per_run_splits, names = [], [s.name for s in specs]
+                for run in range(config.runs):
+                    splits, kept = read_train_summary(run_directories(config, run), protocols)
+                    per_run_splits.append(splits)
+                    protocols = {**kept, **protocols}
+                    names += [name for name in splits if name not in names]
+                per_run = [final_means(splits, protocols) for splits in per_run_splits]
+                print_runs(per_run, config, names, per_run_splits)
+                runs_pictures(per_run_splits, config, protocols, bundles)
         print(f"\ntrained in {time.perf_counter() - started:.0f} s; score the checkpoints with "
               f"`python inference.py{' --demo' if demo else ''}`")
     return 0
+
+
+def run_locks(config: Config, specs) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """What a run locks (``training.lock.RunLock``): the folders it writes into, which runs of other splits share,
+    and in each run's folders every split it trains, which is its alone."""
+    folders = [config.weights_dir, config.results_dir, *([config.tensorboard] if config.tensorboard else [])]
+    splits = []
+    for run in range(config.runs):
+        run_config = run_directories(config, run)
+        for folder in (run_config.weights_dir, run_config.results_dir,
+                       *([run_config.tensorboard] if run_config.tensorboard else [])):
+            splits += [(folder, spec.name, split) for spec in specs for split in config.splits]
+    return folders, splits
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a SLURM allocation, ``taskset``), else every CPU of the machine."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):                     # not on Linux
+        return os.cpu_count() or 1
+
+
+#: A run's summary in its results folder: its splits and those other runs of the same training options wrote.
+TRAIN_SUMMARY = "train_summary.json"
+
+
+def write_train_summary(config: Config, results: dict[str, dict[int, dict]], protocols: dict) -> dict:
+    """``RESULTS_DIR/train_summary.json``: this run's splits merged with those of earlier runs of the same
+    training options into the same weights folder (runs of other splits, at once or before), their means and
+    spread; a summary of other options is replaced. Call it holding ``training.lock.summary_lock``. Returns
+    the splits it holds."""
+    from storage.checkpoints import training_fingerprint
+    from storage.files import write_json_atomically
+
+    merged, earlier = read_train_summary(config, protocols)
+    for dataset, splits in results.items():
+        merged.setdefault(dataset, {}).update(splits)
+    merged = {dataset: dict(sorted(splits.items())) for dataset, splits in merged.items() if splits}
+    protocols = {**earlier, **protocols}
+    write_json_atomically(Path(config.results_dir) / TRAIN_SUMMARY, {
+        "config": config.to_dict(), "fingerprint": training_fingerprint(config),
+        "weights_dir": str(Path(config.weights_dir).resolve()),
+        "protocols": {dataset: protocols[dataset].name for dataset in merged},
+        "splits": merged, "final": final_means(merged, protocols), "split_spread": split_spread(merged, protocols)})
+    return merged
+
+
+def read_train_summary(config: Config, protocols: dict) -> tuple[dict[str, dict[int, dict]], dict]:
+    """The splits ``RESULTS_DIR/train_summary.json`` holds when runs of ``config``'s training options into its
+    weights folder wrote it, and the protocols of its datasets; nothing for a summary of other options, of an
+    earlier release (without a fingerprint) or that cannot be read."""
+    import json
+
+    from evaluation.protocols import get_protocol
+    from storage.checkpoints import training_fingerprint
+
+    try:
+        data = json.loads((Path(config.results_dir) / TRAIN_SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}, {}
+    if (not isinstance(data, dict) or not isinstance(data.get("splits"), dict)
+            or not isinstance(data.get("protocols"), dict)
+            or data.get("fingerprint") != json.loads(json.dumps(training_fingerprint(config)))
+            or data.get("weights_dir") != str(Path(config.weights_dir).resolve())):
+        return {}, {}
+    splits, kept = {}, {}
+    for dataset, by_split in data["splits"].items():
+        try:
+            protocol = protocols.get(dataset) or get_protocol(data["protocols"][dataset])
+        except (KeyError, TypeError, ValueError):
+            continue
+        entries = {int(k): m for k, m in by_split.items() if str(k).isdigit() and _is_split_entry(m, protocol)} \
+            if isinstance(by_split, dict) else {}
+        if entries:
+            splits[dataset], kept[dataset] = entries, protocol
+    return splits, kept
+
+
+def _is_split_entry(metrics, protocol) -> bool:
+    return isinstance(metrics, dict) and isinstance(metrics.get("epoch"), int) and all(
+        isinstance(metrics.get(c), (int, float)) and not isinstance(metrics.get(c), bool) for c in protocol.reported)
+
+
+def final_means(results: dict[str, dict[int, dict]], protocols: dict) -> dict[str, dict]:
+    """Each dataset's mean over its splits of every metric its protocol reports."""
+    return {dataset: {c: sum(m[c] for m in splits.values()) / len(splits) for c in protocols[dataset].reported}
+            for dataset, splits in results.items() if splits}
 
 
 def output_space(model, config: Config, n_checkpoints: int) -> int:
@@ -216,7 +314,6 @@ def check_progress_files(config: Config, specs) -> None:
 def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, world=None) -> dict[str, dict[int, dict]]:
     """Every requested split of every dataset; returns the kept epochs' metrics (on the test videos)."""
     import multiprocessing
-    import os
 
     import torch
     from tqdm.auto import tqdm
@@ -252,7 +349,7 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
             if world.is_main:
                 bar.write(_split_line(name, split, metrics, seconds))
     else:
-        threads = max(1, (os.cpu_count() or 1) // config.jobs)
+        threads = max(1, usable_cpus() // config.jobs)
         context = multiprocessing.get_context("spawn")
         with context.Pool(processes=min(config.jobs, len(tasks)), initializer=_leave_interrupts_to_the_parent) as pool:
             pending = [pool.apply_async(train_and_save, (config, spec, split, worker_device(config, i, torch),
@@ -439,7 +536,8 @@ def runs_pictures(per_run_splits: list[dict[str, dict[int, dict]]], config: Conf
         random, human = None, None
         if bundles and dataset in bundles:
             bundle = bundles[dataset]
-            tests = [record for split in config.splits for record in bundle.split(split).test]
+            splits = sorted({k for run in per_run_splits for k in run.get(dataset, {})})
+            tests = [record for split in splits for record in bundle.split(split).test]
             random = random_level(bundle, tests)
             random["f1"] = random[protocol.f1]
             if protocol.needs_annotations and bundle.annotations is not None:

@@ -38,7 +38,11 @@ def run(args) -> int:
     status is 0 when every input was summarised, 2 when any could not be (a bad input or a full
     disk), 1 when any failed for a reason this tool did not foresee.
     """
-    device = _resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         print(f"error: --out {out_dir} exists and is not a folder", file=sys.stderr)
@@ -295,12 +299,3 @@ def _write_index(out_dir: Path, claimed: dict[Path, Path]) -> bool:
         tqdm.write(f"error: {describe_write_error(error)}", file=sys.stderr)
         return False
     return True
-
-
-def _resolve_device(name: str) -> torch.device:
-    try:
-        return resolve_device(name)
-    except DeviceError as error:
-        raise SystemExit(f"error: {error}")
-
-
