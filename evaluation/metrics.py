@@ -43,7 +43,14 @@ MAX_LEVELS = 64
 
 
 class UndefinedCorrelationWarning(UserWarning):
-    """A rank correlation was undefined (constant input) and a fixed value was reported."""
+    """A rank correlation was undefined (constant input) and a fixed value was reported.
+
+    Commands count it over the videos it concerns and say it once (``storage.notices``): ``cause`` is the
+    same for every repeat, ``meaning`` (set on each warning) what was reported instead.
+    """
+
+    cause = "tau/rho undefined (constant scores or reference)"
+    meaning = ""
 
 
 # --------------------------------------------------------------------------- F1
@@ -87,12 +94,10 @@ def f1_against_users(summary, user_summary) -> tuple[float, float]:
 def _report_undefined(values: np.ndarray, undefined: float, what: str) -> np.ndarray:
     bad = np.isnan(values)
     if bad.any():
-        warnings.warn(
-            f"{what} undefined for {int(bad.sum())} of {bad.size} comparison(s) "
-            f"(constant input); reported as {undefined}",
-            UndefinedCorrelationWarning,
-            stacklevel=3,
-        )
+        warning = UndefinedCorrelationWarning(f"{what} undefined for {int(bad.sum())} of {bad.size} comparison(s) "
+                                              f"(constant input); reported as {undefined}")
+        warning.meaning = "reported as NaN" if np.isnan(undefined) else f"counted as {undefined:g}"
+        warnings.warn(warning, stacklevel=3)
         values = np.where(bad, undefined, values)
     return values
 

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from storage.notices import concerning, video_subject
+
 from .mrhisum import evaluate_mrhisum_video
 from .protocol import evaluate_video
 from .summary import summary_budget
@@ -81,7 +83,8 @@ class Protocol:
         ``video``: anything with the h5 fields (``change_points``, ``n_frames``, ``picks``,
         ``user_summary``, ``gtscore``), e.g. a :class:`dataset.VideoRecord`.
         """
-        return self._score(video, np.asarray(scores, dtype=np.float64), annotations, undefined_correlation)
+        with concerning(video_subject(video)):
+            return self._score(video, np.asarray(scores, dtype=np.float64), annotations, undefined_correlation)
 
     def means(self, videos) -> dict[str, float]:
         """Mean of every metric over videos (results of :meth:`evaluate` or their ``as_dict()``), plus ``f1``."""

@@ -5,4 +5,5 @@
 and the fingerprints that tell whether a split was trained with the same options.
 ``storage.stopping`` (torch-free): Ctrl-C and SIGTERM as exceptions, so that a command abandons a write whole
 and says in one line what is kept; every command's exit statuses.
+``storage.notices`` (torch-free): the project's warnings said in its voice, one line per cause and run.
 """

@@ -71,10 +71,13 @@ def run_until_stopped(body: Callable[[], int], kept: str, *, quiet: bool = False
     """``body()`` under :func:`terminate_as_exception`; a stop prints ``CAUSE: kept`` as one line, exits 130/143.
 
     An exception that carries its own message (``str(stop)``, e.g. the training loop's) is printed instead.
+    The project's warnings are said in its voice (:func:`storage.notices.project_voice`: one line per cause).
     ``quiet``: print nothing (another process speaks for the run).
     """
+    from .notices import project_voice
+
     try:
-        with terminate_as_exception():
+        with terminate_as_exception(), project_voice(quiet=quiet):
             return body()
     except (KeyboardInterrupt, Terminated) as stop:
         if not quiet:
