@@ -27,6 +27,7 @@ def parse_arguments(argv=None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--out", type=Path, default=None,
                         help="results JSON (default: RESULTS_DIR/inference.json); its page goes beside it: report.html "
                              "beside inference.json, NAME.html beside NAME.json")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (shown while many videos are scored)")
     parser.add_argument("--options-from", choices=("checkpoint", "command-line"), default="checkpoint",
                         help="model options: from the JSON record beside each checkpoint when there is one "
                              "(default), or from the command line (checkpoints of the original code have no record)")
@@ -51,7 +52,8 @@ def _main(config: Config, args) -> int:
     out = args.out or Path(config.results_dir) / "inference.json"
     try:
         page = check_result_paths(out)
-        results = score_datasets(config, demo=args.demo, use_record=args.options_from == "checkpoint")
+        results = score_datasets(config, demo=args.demo, use_record=args.options_from == "checkpoint",
+                                 progress=not args.quiet)
     except (eccv16.DatasetError, MissingCheckpoint, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

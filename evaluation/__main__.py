@@ -291,7 +291,7 @@ def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
         description="Score per-step importance predictions with CSTA's protocol (keyshot summary by knapsack at "
-        "15%%, F1 against the user summaries, Kendall tau-b / Spearman rho) or Mr.HiSum's (adds mAP@50/@15).",
+        "15%, F1 against the user summaries, Kendall tau-b / Spearman rho) or Mr.HiSum's (adds mAP@50/@15).",
     )
     parser.add_argument("--dataset", required=True, type=str, help=f"protocol: {', '.join(PROTOCOLS)}")
     parser.add_argument("--h5", required=True, help="h5 file with the videos' ground truth (eccv16 or Mr.HiSum layout)")

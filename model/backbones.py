@@ -90,14 +90,40 @@ def weights_file(weights: WeightsEnum) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
+def _what_the_file_is(path: Path) -> str:
+    """What a cached weights file that does not load holds, judged by its first bytes."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(512).lstrip().lower()
+    except OSError as error:
+        return f"it cannot be read: {error.strerror or error}"
+    if not start:
+        return "it is empty"
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        return "it is a web page, saved in its place by a download that failed"
+    return "it is cut short or not a PyTorch file"
+
+
 def load_imagenet_state_dict(weights: WeightsEnum) -> dict[str, torch.Tensor]:
-    """torchvision's ImageNet state dict, from the cache or the internet, with a clear error offline."""
+    """torchvision's ImageNet state dict, from the cache or the internet, with a clear error offline and a
+    one-line error naming a damaged file in the cache (an HTML page saved by a failed download, a cut file)."""
+    path = weights_file(weights)
+    cached = path.is_file()
+    name = f"{type(weights).__name__}.{weights.name}"
     try:
         return weights.get_state_dict(progress=True)
-    except (urllib.error.URLError, OSError, RuntimeError) as error:
-        path = weights_file(weights)
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001: a cached file that does not load, whatever torch.load raised
+        if cached:
+            raise PretrainedWeightsUnavailable(
+                f"{path}: torch's cached copy of the ImageNet weights {name} does not load "
+                f"({_what_the_file_is(path)}); delete it to download it again, or run without ImageNet weights "
+                f"with --no-pretrained") from error
+        if not isinstance(error, (urllib.error.URLError, OSError, RuntimeError)):
+            raise
         raise PretrainedWeightsUnavailable(
-            f"Could not load the ImageNet weights {type(weights).__name__}.{weights.name} ({error}).\n"
+            f"Could not load the ImageNet weights {name} ({error}).\n"
             f"  Download {weights.url}\n"
             f"  and place it as {path}\n"
             f"  (folder: {path.parent}; TORCH_HOME moves it), "

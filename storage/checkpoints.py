@@ -114,9 +114,9 @@ def read_progress_file(path: Path) -> dict[str, Any]:
     except Exception as error:
         if _refused_as_unsafe(error):
             raise UnsafeFile(f"{path}: refused: it holds objects a progress file never holds "
-                             f"({_first_line(error)[:160]}); it was not loaded. Delete it to train the split "
+                             f"({_refused_objects(error)}); it was not loaded. Delete it to train the split "
                              f"from the start") from None
-        raise DamagedProgress(f"{path}: damaged progress file ({_first_line(error)[:100]})") from None
+        raise DamagedProgress(f"{path}: damaged progress file ({_first_line(error, 100)})") from None
     if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), dict) or not _is_progress_state(state):
         raise UnsafeFile(f"{path}: refused: not a progress file of this project (a {type(state).__name__} without "
                          f"the fields a progress file holds). Delete it to train the split from the start")
@@ -162,9 +162,28 @@ def _refused_as_unsafe(error: Exception) -> bool:
     return isinstance(error, pickle.UnpicklingError) and "weights_only" in str(error)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def _refused_objects(error: Exception) -> str:
+    """What torch's ``weights_only`` loader refused, in this project's words: the objects it names
+    (``posix.system``), never torch's own advice (which tells how to load the file anyway, with ANSI styling)."""
+    import re
+
+    text = str(error)
+    names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", text)) | set(re.findall(r"[Uu]nsupported class ([\w.]+)", text)))
+    if names:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return "objects other than tensors, numbers, strings, lists and dicts"
+
+
+def _first_line(error: BaseException, limit: int | None = None) -> str:
+    """The first line of an error's message, without terminal styling or control characters, cut at a word
+    within ``limit`` characters."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(error)).strip()
+    line = "".join(c for c in text.splitlines()[0] if c.isprintable()) if text else type(error).__name__
+    if limit is not None and len(line) > limit:
+        line = line[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+    return line
 
 
 def save_checkpoint(weights_dir: str | Path, dataset: str, split: int, state_dict: dict[str, torch.Tensor],
@@ -275,10 +294,10 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = _first_line(error, 120)
         if "weights_only" in str(error) or "Unpickl" in type(error).__name__ or "pickle" in str(error).lower():
             reason = "its content is not a plain state dict of tensors"
-        raise ValueError(f"{path}: not a PyTorch checkpoint ({reason[:120]}); expected a state dict saved by "
+        raise ValueError(f"{path}: not a PyTorch checkpoint ({reason}); expected a state dict saved by "
                          f"train.py or the original code") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a state dict of tensors, found a {type(state).__name__}")

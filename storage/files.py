@@ -151,15 +151,43 @@ def generator_meta(tool: str) -> str:
     return f'<meta name="generator" content="CSTA {tool}">'
 
 
+#: The pages of the releases before :func:`generator_meta` (5abfe37 to 41c564b) are known by their head: the
+#: SHA-256 of its bytes up to ``</head>``, with the ``<title>``'s text left out (it names the video). Each tool
+#: wrote two heads over those releases (its style sheet changed once).
+EARLIER_PAGE_HEADS = {
+    "inference.py": frozenset({"1851c284168f4095a4fd2597832e7378c7d84892fc4d785c158724c7f5eaa9ae",
+                               "45798643bd1ea5638a7a928a6e48954f04a4b9e6808f7e92baa6cae6d9129cd4"}),
+    "summarize.py": frozenset({"3faae709c9ea614b401fdc6bba3f410c00ee40e0fb8a0e6c041492bda04939d3",
+                               "4fcd200f24ae550362ad22b8feb3bc8c2a7a1c9862501ab19401133ddd0f9835"}),
+}
+
+#: How much of a page is read to find its mark or its earlier head (the head and a long title fit).
+_PAGE_HEAD_BYTES = 65536
+
+
+def earlier_page_head(start: bytes) -> str | None:
+    """The digest :data:`EARLIER_PAGE_HEADS` knows a page by, from the page's first bytes ``start``."""
+    import hashlib
+    import re
+
+    end = start.find(b"</head>")
+    if not start.startswith(b"<!DOCTYPE html>") or end < 0:
+        return None
+    head = re.sub(rb"<title>[^<]*</title>", b"<title></title>", start[:end], count=1)
+    return hashlib.sha256(head).hexdigest()
+
+
 def page_written_by(path: Path | str, tool: str) -> bool:
-    """Whether the page at ``path`` carries :func:`generator_meta` of ``tool`` in its head: a page the tool
-    may replace. A page of anything else (a user's own ``index.html``) is left as it is."""
+    """Whether the page at ``path`` was written by ``tool``: it carries :func:`generator_meta` in its head, or
+    the head of an earlier release's page (:data:`EARLIER_PAGE_HEADS`); a page the tool may replace. A page of
+    anything else (a user's own ``index.html``) is left as it is."""
     try:
         with open(path, "rb") as file:
-            head = file.read(4096)
+            start = file.read(_PAGE_HEAD_BYTES)
     except OSError:
         return False
-    return generator_meta(tool).encode() in head
+    head = start[:start.find(b"</head>")] if b"</head>" in start else start[:4096]
+    return generator_meta(tool).encode() in head or earlier_page_head(start) in EARLIER_PAGE_HEADS.get(tool, ())
 
 
 class OutputLocationError(ValueError):
@@ -264,7 +292,9 @@ def read_input_bytes(path: Path | str, what: str, limit: int = TEXT_INPUT_LIMIT)
             size = os.fstat(file.fileno()).st_size
             if size > limit:
                 raise InputFileError(f"{path}: {_megabytes(size)}, more than a {what} can be ({_megabytes(limit)})")
-            data = file.read(limit + 1)
+            data = file.read(min(size, limit) + 1)      # not a buffer of ``limit`` (under ulimit -v, too much)
+            if len(data) > size:                        # grown since: read on, to the limit
+                data += file.read(limit + 1 - len(data))
     except OSError as error:
         raise InputFileError(f"{path}: {what} cannot be read ({error.strerror or error})") from None
     if len(data) > limit:

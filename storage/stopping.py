@@ -72,14 +72,17 @@ def run_until_stopped(body: Callable[[], int], kept: str, *, quiet: bool = False
 
     An exception that carries its own message (``str(stop)``, e.g. the training loop's) is printed instead.
     The project's warnings are said in its voice (:func:`storage.notices.project_voice`: one line per cause).
-    ``quiet``: print nothing (another process speaks for the run).
+    ``quiet``: print nothing (another process speaks for the run). Output whose reader has gone is dropped
+    quietly and the work goes on (:func:`storage.output.output_may_close`).
     """
     from .notices import project_voice
+    from .output import output_may_close
 
-    try:
-        with terminate_as_exception(), project_voice(quiet=quiet):
-            return body()
-    except (KeyboardInterrupt, Terminated) as stop:
-        if not quiet:
-            print(str(stop) or f"{stop_cause(stop)}: {kept}", file=sys.stderr)
-        return stop_status(stop)
+    with output_may_close():                        # a reader that goes away (`| head`) ends the output only
+        try:
+            with terminate_as_exception(), project_voice(quiet=quiet):
+                return body()
+        except (KeyboardInterrupt, Terminated) as stop:
+            if not quiet:
+                print(str(stop) or f"{stop_cause(stop)}: {kept}", file=sys.stderr)
+            return stop_status(stop)

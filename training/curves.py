@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from storage.files import write_figure_png
 
-from .hooks import EpochHook
+from .hooks import EpochHook, videos_bar
 
 if TYPE_CHECKING:                                       # pragma: no cover
     from .loop import SplitRun
@@ -34,17 +34,21 @@ KEPT_COLOUR, RANDOM_COLOUR = "tab:red", "0.45"
 
 
 def random_level(bundle, records: Sequence, draws: int = RANDOM_DRAWS, rng: np.random.Generator | None = None,
-                 seed: int = 0) -> dict[str, float]:
+                 seed: int = 0, progress: bool = False, desc: str = "random scores") -> dict[str, float]:
     """The protocol's means over ``records`` scored with uniform random scores, ``draws`` draws per video.
 
     Draws from its own generator (``rng``, or one seeded with ``seed``): the training's random stream is
-    not touched.
+    not touched. ``progress``: a bar over the videos when there are many (``training.hooks.videos_bar``).
     """
     from evaluation.protocols import evaluate_record
 
     rng = rng if rng is not None else np.random.default_rng(seed)
-    scores = [evaluate_record(bundle.protocol, record, rng.random(record.n_steps), bundle.annotations_for(record.key))
-              for record in records for _ in range(draws)]
+    scores = []
+    with videos_bar(len(records), desc, progress) as bar:
+        for record in records:
+            scores += [evaluate_record(bundle.protocol, record, rng.random(record.n_steps),
+                                       bundle.annotations_for(record.key)) for _ in range(draws)]
+            bar.update(1)
     return bundle.protocol.means(scores)
 
 

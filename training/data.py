@@ -175,6 +175,11 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: 
         other = _other_file_key(key)
         file_name, video = other if other is not None else (own_name, key)
         by_file.setdefault(file_name, {})[video] = by_file.get(file_name, {}).get(video, set()) | key_roles
+    if not streaming:                               # a dataset larger than memory is refused before it is read
+        from .memory import check_features_fit
+
+        check_features_fit({spec.h5_path if name == own_name else spec.h5_path.parent / name:
+                            None if name == own_name else sorted(file_roles) for name, file_roles in by_file.items()})
 
     videos: dict[str, eccv16.VideoRecord] = {}
     excluded: dict[str, str] = {}

@@ -35,6 +35,18 @@ class EpochHook:
         """When Ctrl-C or SIGTERM stops the run: finish what is pending."""
 
 
+#: From this many videos on, an epoch's training and each scoring pass have a bar of their own (a Mr.HiSum epoch
+#: of 14,000 videos takes minutes); below it the epochs' bar is enough.
+MANY_VIDEOS = 500
+
+
+def videos_bar(count: int, desc: str, enabled: bool, position: int = 0) -> tqdm:
+    """A bar over ``count`` videos, below the epochs' bar and gone when done; shown when ``enabled`` and
+    ``count`` reaches :data:`MANY_VIDEOS` (at most a line a second, never a line per video)."""
+    return tqdm(total=count, desc=desc, unit="video", disable=not enabled or count < MANY_VIDEOS, position=position,
+                leave=False, dynamic_ncols=True, mininterval=1.0)
+
+
 class ProgressBar(EpochHook):
     """The epochs' bar with the loss, tau, rho, F1 and the kept epoch."""
 

@@ -39,8 +39,9 @@ def check_result_paths(out: Path) -> Path:
     return page
 
 
-def score_datasets(config: Config, *, demo: bool, use_record: bool) -> dict:
-    """Every dataset's checkpoints scored split by split (each split's table printed as it is scored)."""
+def score_datasets(config: Config, *, demo: bool, use_record: bool, progress: bool = True) -> dict:
+    """Every dataset's checkpoints scored split by split (each split's table printed as it is scored);
+    ``progress``: bars while many videos are scored."""
     from model import build_model, describe_parameters
     from model.device import resolve_device
     from training.sources import dataset_sources
@@ -48,10 +49,11 @@ def score_datasets(config: Config, *, demo: bool, use_record: bool) -> dict:
     device = resolve_device(config.device)
     specs = dataset_sources(config, demo)
     print(f"CSTA {config.model_name} on {device} — {describe_parameters(build_model(config, pretrained=False))}")
-    return {spec.name: score_dataset(config, spec, use_record=use_record, device=device) for spec in specs}
+    return {spec.name: score_dataset(config, spec, use_record=use_record, device=device, progress=progress)
+            for spec in specs}
 
 
-def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
+def score_dataset(config: Config, spec, *, use_record: bool, device, progress: bool = False) -> dict:
     """One dataset's checkpoints on their splits' test videos (a table per split), their means over the splits,
     the random-scores baseline and performance over random: the dataset's entry of the results JSON."""
     from evaluation.over_random import performance_over_random
@@ -75,7 +77,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
         split_config = config_for_checkpoint(config, read_record(record_path) if use_record else None, record_path)
         load_model_weights(build_model(split_config, pretrained=False), state, weights_path,
                            f"{split_config.model_name} with these options")
-        videos = score_split(split_config, bundle, split, state, device=device)
+        videos = score_split(split_config, bundle, split, state, device=device, progress=progress)
         per_video = {v.key: v.metrics for v in videos}
         means = protocol.means(per_video.values())
         record = read_record(record_path) or {}
@@ -95,7 +97,7 @@ def score_dataset(config: Config, spec, *, use_record: bool, device) -> dict:
                           + (f"; {bundle.used} videos used, the invalid ones left out" if bundle.excluded else "")))
     final = {key: sum(s["mean"][key] for s in splits.values()) / len(splits) for key in columns}
     final["f1"] = final[protocol.f1]
-    by_split = random_baseline_by_split(bundle, config.splits)
+    by_split = random_baseline_by_split(bundle, config.splits, progress=progress)
     baseline = {key: sum(m[key] for m in by_split.values()) / len(by_split) for key in next(iter(by_split.values()))}
     over_random = performance_over_random({k: s["mean"]["f1"] for k, s in splits.items()},
                                           {k: m["f1"] for k, m in by_split.items()})
@@ -148,14 +150,15 @@ def _is_inference_result(path: Path) -> bool:
     return isinstance(data, dict) and set(data) == {"config", "datasets"}
 
 
-def random_baseline_by_split(bundle, splits, draws: int = 20, seed: int = 0) -> dict:
+def random_baseline_by_split(bundle, splits, draws: int = 20, seed: int = 0, progress: bool = False) -> dict:
     """Each split's test videos scored with uniform random scores (mean of ``draws`` draws): the level to beat."""
     import numpy as np
 
     from training.curves import random_level
 
     rng = np.random.default_rng(seed)
-    return {split: random_level(bundle, bundle.split(split).test, draws, rng=rng) for split in splits}
+    return {split: random_level(bundle, bundle.split(split).test, draws, rng=rng, progress=progress,
+                                desc=f"{bundle.name} split {split}: random scores") for split in splits}
 
 
 def random_baseline(bundle, splits, draws: int = 20, seed: int = 0) -> dict:

@@ -26,7 +26,7 @@ from storage.checkpoints import load_progress
 
 from .data import DatasetBundle
 from .distributed import BatchNormReplay, World
-from .hooks import EpochHook, EpochLog, ProgressBar, ProgressSnapshots
+from .hooks import EpochHook, EpochLog, ProgressBar, ProgressSnapshots, videos_bar
 from .reproducibility import rng_state, seed_everything, set_deterministic, set_rng_state
 from .scoring import VideoResult, evaluate_record, evaluate_videos, predict, score_records, score_split
 from .selection import EpochMetrics, selection_rule
@@ -83,6 +83,8 @@ class SplitRun:
     schedule: Any
     outcome: SplitOutcome
     first_epoch: int = 1
+    progress: bool = False                      #: bars within an epoch (many videos, rank 0, not --quiet)
+    position: int = 0                           #: their line, below the epochs' bar
 
     @property
     def resumable(self) -> dict[str, Any]:
@@ -131,10 +133,13 @@ def train_epoch(run: SplitRun, source: VideoSource, epoch: int, group_size: int,
     source.announce([order[start + slot] for start in range(0, len(order), group_size)
                      for slot in run.world.shard(min(group_size, len(order) - start))])
     loss_total = torch.zeros((), device=run.device)
-    for start in range(0, len(order), group_size):
-        group = range(start, min(start + group_size, len(order)))
-        loss_total += train_step(run.model, run.optimizer, source, order, group, config=run.config, epoch=epoch,
-                                 device=run.device, world=run.world, replay=replay, per_video_rng=per_video_rng)
+    with videos_bar(len(order), f"{run.bundle.name} split {run.split} epoch {epoch}: training", run.progress,
+                    run.position) as bar:
+        for start in range(0, len(order), group_size):
+            group = range(start, min(start + group_size, len(order)))
+            loss_total += train_step(run.model, run.optimizer, source, order, group, config=run.config, epoch=epoch,
+                                     device=run.device, world=run.world, replay=replay, per_video_rng=per_video_rng)
+            bar.update(len(group))
     if run.schedule is not None:
         run.schedule.step()
     after_evaluation_draw()
@@ -163,7 +168,8 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
     model = place_model(fresh_model(config), device)
     optimizer = make_optimizer(model, config)
     run = SplitRun(config, bundle, split, device, world, model, optimizer, make_schedule(optimizer, config),
-                   SplitOutcome(dataset=bundle.name, split=split, best=None, best_state=None))
+                   SplitOutcome(dataset=bundle.name, split=split, best=None, best_state=None),
+                   progress=progress and world.is_main, position=position + 1)
     outcome = run.outcome
     group_size = config.group_size(bundle.fraction_base(), len(records.train))
     per_video_rng = config.per_video_rng or world.distributed
@@ -191,7 +197,8 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
             epoch_started = time.perf_counter()
             learning_rate = float(optimizer.param_groups[0]["lr"])      # before the epoch's schedule step
             order, loss_total = train_epoch(run, train_source, epoch, group_size, replay, per_video_rng)
-            results = evaluate_videos(model, selection_source, bundle, config, device, world)
+            results = evaluate_videos(model, selection_source, bundle, config, device, world, progress=run.progress,
+                                      position=run.position, desc=f"{bundle.name} split {split} epoch {epoch}: scoring")
             loss_sum = float(sum(world.gather_objects([float(loss_total)])))
             metrics = EpochMetrics.from_means(epoch, loss_sum / len(order), protocol.means([r.metrics for r in results]))
             outcome.history.append(metrics)
@@ -225,7 +232,9 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
         outcome.best_state = cpu_state(model)
         outcome.fallback_to_last = True
     if [r.key for r in records.test] != [r.key for r in records.selection]:      # selected on validation videos
-        results = score_records(config, bundle, records.test, outcome.best_state, device=device, world=world)
+        results = score_records(config, bundle, records.test, outcome.best_state, device=device, world=world,
+                                progress=run.progress, position=run.position,
+                                desc=f"{bundle.name} split {split}: test videos")
         outcome.test = protocol.means([r.metrics for r in results])
     outcome.seconds = time.perf_counter() - started
     return outcome

@@ -77,7 +77,7 @@ def train(config: Config, *, demo: bool = False, resume: bool = False, progress:
             for split in config.splits:
                 bundle.split(split)                 # each split has its videos (some may have been left out)
         device = resolve_device(world.device_name(config.device))
-        model = build_model(config, pretrained=False)
+        model = build_model(config)             # ImageNet weights load, or are refused, before any folder is made
         if world.is_main:
             check_outputs(model, config, specs)
         if resume:

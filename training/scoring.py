@@ -36,14 +36,21 @@ def evaluate_record(bundle: DatasetBundle, record: eccv16.VideoRecord, scores: n
 
 
 def evaluate_videos(model, source: VideoSource, bundle: DatasetBundle, config: Config, device: torch.device,
-                    world: World = World()) -> list[VideoResult]:
-    """Score the videos of ``source`` (sharded over the ranks, gathered in order on every rank)."""
+                    world: World = World(), *, progress: bool = False, position: int = 0,
+                    desc: str = "scoring") -> list[VideoResult]:
+    """Score the videos of ``source`` (sharded over the ranks, gathered in order on every rank); ``progress``:
+    a bar on rank 0 when there are many (``training.hooks.videos_bar``)."""
+    from .hooks import videos_bar
+
     model.eval()
     mine = world.shard(len(source))
     source.announce(mine)
-    local = [(i, evaluate_record(bundle, source.records[i], _finite(predict(model, source[i][0], config, device),
-                                                                   bundle, source.records[i])))
-             for i in mine]
+    local = []
+    with videos_bar(len(mine), desc, progress and world.is_main, position) as bar:
+        for i in mine:
+            scores = _finite(predict(model, source[i][0], config, device), bundle, source.records[i])
+            local.append((i, evaluate_record(bundle, source.records[i], scores)))
+            bar.update(1)
     gathered = sorted(world.gather_objects(local), key=lambda item: item[0])
     return [VideoResult(source.records[i].key, metrics) for i, metrics in gathered]
 
@@ -56,19 +63,22 @@ def _finite(scores: np.ndarray, bundle: DatasetBundle, record: eccv16.VideoRecor
 
 
 def score_records(config: Config, bundle: DatasetBundle, records: list[eccv16.VideoRecord],
-                  state_dict: dict[str, torch.Tensor], *, device: torch.device, world: World = World()) -> list[VideoResult]:
+                  state_dict: dict[str, torch.Tensor], *, device: torch.device, world: World = World(),
+                  progress: bool = False, position: int = 0, desc: str = "scoring") -> list[VideoResult]:
     """Score videos with the given weights (the model built for ``config``, no ImageNet load)."""
     model = build_model(config, pretrained=False)
     model.load_state_dict(state_dict, strict=True)
     place_model(model, device)
     source = VideoSource(records, device, in_memory=False)
     try:
-        return evaluate_videos(model, source, bundle, config, device, world)
+        return evaluate_videos(model, source, bundle, config, device, world, progress=progress, position=position,
+                               desc=desc)
     finally:
         source.close()
 
 
 def score_split(config: Config, bundle: DatasetBundle, split: int, state_dict: dict[str, torch.Tensor], *,
-                device: torch.device) -> list[VideoResult]:
+                device: torch.device, progress: bool = False) -> list[VideoResult]:
     """Score a split's test videos with the given weights."""
-    return score_records(config, bundle, bundle.split(split).test, state_dict, device=device)
+    return score_records(config, bundle, bundle.split(split).test, state_dict, device=device, progress=progress,
+                         desc=f"{bundle.name} split {split}: scoring")

@@ -19,6 +19,39 @@ DEMO_DATA = {"n_videos": 20, "min_steps": 15, "max_steps": 25}
 DEMO_DATA_DIR = REPO_ROOT / "data" / "demo"
 
 
+def demo_cache_dir() -> Path:
+    """Where the demo's data go when the checkout cannot be written (a read-only install): the user's cache
+    folder, ``$XDG_CACHE_HOME/csta-reproduction/demo`` (``~/.cache/csta-reproduction/demo`` by default)."""
+    import os
+
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "csta-reproduction" / "demo"
+
+
+def demo_dataset():
+    """The demo's generated files (``demo.DemoPaths``), made when missing or stale: in the checkout's
+    ``data/demo``, or in :func:`demo_cache_dir` when the checkout cannot be written, said in one line. A
+    ``ValueError`` naming both folders when neither can be written."""
+    import sys
+
+    from demo import ensure_demo_dataset
+    from storage.files import describe_write_error
+
+    try:
+        return ensure_demo_dataset(DEMO_DATA_DIR, **DEMO_DATA)
+    except OSError as error:
+        in_checkout = describe_write_error(error)
+    cache = demo_cache_dir()
+    try:
+        paths = ensure_demo_dataset(cache, **DEMO_DATA)
+    except OSError as error:
+        raise ValueError(f"--demo: its generated data can be written neither in the checkout ({in_checkout}) nor "
+                         f"in the cache folder ({describe_write_error(error)}); set XDG_CACHE_HOME to a folder you "
+                         f"can write") from None
+    print(f"note: {in_checkout}; the demo's data are in {cache}")
+    return paths
+
+
 def demo_config(config: Config, explicitly_set: set[str]) -> Config:
     """The demo's defaults for the options the user did not set on the command line."""
     for name in ("data_dir", "splits_dir"):
@@ -36,9 +69,7 @@ def demo_config(config: Config, explicitly_set: set[str]) -> Config:
 def dataset_sources(config: Config, demo: bool) -> list[DatasetSpec]:
     """The run's datasets as described values (the demo's generated SumMe- and TVSum-like files under --demo)."""
     if demo:
-        from demo import ensure_demo_dataset
-
-        paths = ensure_demo_dataset(DEMO_DATA_DIR, **DEMO_DATA)
+        paths = demo_dataset()
         specs = []
         for name in config.datasets:
             canonical = eccv16.canonical_dataset_name(name)

@@ -66,6 +66,7 @@ def run(args) -> int:
 def _summarise_into(out_dir: Path, device: torch.device, args) -> int:
     """``run`` once ``--out`` exists: check the inputs and their output names, load the model, summarise."""
     videos, failures = collect_inputs(args.inputs, recursive=args.recursive)
+    done_before: list[Path] = []
     if args.skip_existing:
         done_before = [v for v in videos if (out_dir / f"{v.stem}.json").is_file()]
         for video in done_before:
@@ -139,7 +140,10 @@ def _summarise_into(out_dir: Path, device: torch.device, args) -> int:
                        f"please report it)", file=sys.stderr)
 
     pages = not getattr(args, "no_html", False)
-    if done and ((pages and any(Path(a).is_dir() for a in args.inputs)) or (out_dir / "index.html").is_file()):
+    for video in done_before:                       # their pages are listed, and never taken for the index
+        claimed.setdefault((out_dir / f"{video.stem}.html").resolve(), video)
+    if (done or done_before) and ((pages and any(Path(a).is_dir() for a in args.inputs))
+                                  or (out_dir / "index.html").is_file()):
         index_written = _write_index(out_dir, claimed)          # an index already there is kept up to date
     else:
         index_written = True
@@ -147,7 +151,8 @@ def _summarise_into(out_dir: Path, device: torch.device, args) -> int:
     if args.timings:
         print(times.table(f"{device} ({torch.get_num_threads()} threads)"))
     total = done + len(failures)
-    print(f"{done} of {total} input(s) summarised into {out_dir}")
+    print(f"{done} of {total} input(s) summarised into {out_dir}"
+          + (f" ({len(done_before)} skipped, summarised before)" if done_before else ""))
     if failures:
         print(f"{len(failures)} failed:", file=sys.stderr)
         for failure in failures:
