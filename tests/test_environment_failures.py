@@ -157,7 +157,8 @@ def test_a_dataset_larger_than_memory_is_refused_with_the_remedy_before_it_is_re
     argv = [*eccv16_dirs.flags(), "--weights-dir", str(tmp_path / "w"), "--results-dir", str(tmp_path / "r"),
             "--no-pretrained", "--device", "cpu", "--quiet", "--datasets", "SumMe", "--splits", "1"]
     size = memory.features_bytes(eccv16_dirs.h5_path("SumMe"))
-    for main, options in ((train.main, argv), (inference.main, [o for o in argv if o not in ("--quiet", "--no-pretrained")])):
+    scoring_argv = [option for option in argv if option not in ("--quiet", "--no-pretrained")]
+    for main, options in ((train.main, argv), (inference.main, scoring_argv)):
         status, _, err = run_main(main, options)
         assert status == 2 and err == (f"error: {eccv16_dirs.h5_path('SumMe')}: its features take about "
                                        f"{size / 2**20:.1f} MiB in memory, and 0.1 MiB are available on this machine; "
