@@ -7,8 +7,9 @@ from .rules import describe
 
 
 def main() -> int:
-    print(describe(SCHEMAS.values()))
-    return 0
+    from storage.stopping import run_until_stopped
+
+    return run_until_stopped(lambda: print(describe(SCHEMAS.values())) or 0, "nothing was written")
 
 
 if __name__ == "__main__":
