@@ -15,7 +15,7 @@ from .loading import SCHEMAS, InvalidVideos, LoadedVideos, check_is_hdf5, load_h
 from .paths import (DATA_DIR, DATASET_NAMES, DOWNLOAD_HINT, FEATURE_DIM, REPO_ROOT, SPLITS_DIR,
                     canonical_dataset_name, default_h5_path, h5_file_name, splits_path)
 from .records import Split, VideoRecord
-from .rules import ALL_ROLES, ROLES, SCORE, TRAIN
+from .rules import ALL_ROLES, PREDICT, ROLES, SCORE, TRAIN
 from .splits import (ROLES as SPLIT_ROLES, SPLIT_FORMATS, RepeatedField, check_split_keys, load_json_strictly,
                      load_splits, read_splits_file, split_records)
 from .writer import write_eccv16
@@ -25,4 +25,4 @@ __all__ = ["DatasetError", "DatasetNotice", "InvalidVideos", "LoadedVideos", "Vi
            "load_json_strictly", "RepeatedField", "SCHEMAS", "canonical_dataset_name", "default_h5_path",
            "h5_file_name", "splits_path", "natural_key", "natural_sorted", "one_line", "DATA_DIR", "SPLITS_DIR",
            "REPO_ROOT", "FEATURE_DIM", "DATASET_NAMES", "DOWNLOAD_HINT", "FEATURE_MAGNITUDE_LIMIT", "PathLike",
-           "ROLES", "ALL_ROLES", "TRAIN", "SCORE", "SPLIT_ROLES", "SPLIT_FORMATS"]
+           "ROLES", "ALL_ROLES", "TRAIN", "PREDICT", "SCORE", "SPLIT_ROLES", "SPLIT_FORMATS"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .records import VideoRecord
-from .rules import (REFUSE, REFUSE_IF_READ, SCORE, TRAIN, GTSCORE_NORMALISED, GTSCORE_ROUNDING, Layout, Quirk, Rule,
+from .rules import (PREDICT, REFUSE, REFUSE_IF_READ, SCORE, TRAIN, GTSCORE_NORMALISED, GTSCORE_ROUNDING, Layout, Quirk, Rule,
                     VideoFields, read_features, read_gtscore, read_video_name, vector_length)
 
 
@@ -54,7 +54,12 @@ def _change_points(fields: VideoFields) -> np.ndarray:
         raise reader.error("change_points", "has no shots")
     starts, ends = shots[:, 0], shots[:, 1]
     rows = shots.tolist()
-    outside = (starts < 0) | (ends >= n_frames) | (starts > ends)
+    reversed_ = starts > ends
+    if np.any(reversed_):
+        shot = int(np.argmax(reversed_))
+        raise reader.error("change_points", f"shot {shot} = {rows[shot]} reversed (its first frame after its last): "
+                                            f"expected [first, last] with first <= last")
+    outside = (starts < 0) | (ends >= n_frames)
     if np.any(outside):
         shot = int(np.argmax(outside))
         raise reader.error("change_points", f"shot {shot} = {rows[shot]} out of range: expected 0 <= first <= last "
@@ -124,6 +129,7 @@ def _build(fields: VideoFields) -> VideoRecord:
 
 
 TRAINING, SCORING, NOBODY = frozenset({TRAIN}), frozenset({SCORE}), frozenset()
+MODEL_INPUT = frozenset({TRAIN, PREDICT})
 
 ECCV16 = Layout(
     name="eccv16",
@@ -131,9 +137,9 @@ ECCV16 = Layout(
         Rule("n_frames", SCORING, "a positive whole number", REFUSE_IF_READ, _n_frames),
         Rule("picks", SCORING, "strictly increasing whole frame indices in [0, n_frames − 1]; their count is the "
                                "video's step count T", REFUSE_IF_READ, _picks),
-        Rule("features", TRAINING, "(T, D) finite numbers, D = 1024 (GoogLeNet pool5) unless told otherwise, "
+        Rule("features", MODEL_INPUT, "(T, D) finite floating-point numbers, D = 1024 (GoogLeNet pool5) unless told otherwise, "
                                    "magnitude ≤ 1e6; without picks, T is its row count", REFUSE_IF_READ, read_features),
-        Rule("gtscore", TRAINING, "(T,) finite numbers; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
+        Rule("gtscore", TRAINING, "(T,) finite numbers, magnitude ≤ 1e6; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
              (GTSCORE_ROUNDING, GTSCORE_NORMALISED)),
         Rule("gtsummary", NOBODY, "(T,) 0/1", REFUSE_IF_READ, _gtsummary),
         Rule("change_points", SCORING, "(S, 2) whole [first, last] frames, 0 ≤ first ≤ last ≤ n_frames − 1, in "
@@ -146,6 +152,8 @@ ECCV16 = Layout(
         Rule("video_name", NOBODY, "one string", REFUSE_IF_READ, read_video_name),
     ),
     build=_build,
-    missing_remedy=("Test and selection videos need n_frames, picks, change_points and user_summary (OVP and "
-                    "YouTube as DSNet and K. Zhang ship them lack some: use them as training videos only)"),
+    needs={TRAIN: "Training videos need features and gtscore",
+           PREDICT: "Every video a model scores needs its features",
+           SCORE: "Test and selection videos need n_frames, picks, change_points and user_summary (OVP and YouTube "
+                  "as DSNet and K. Zhang ship them lack some: use them as training videos only)"},
 )

@@ -152,6 +152,10 @@ class FieldReader:
         return picks
 
     def features(self, n_steps: Optional[int], feature_dim: Optional[int], load: bool = True) -> Optional[np.ndarray]:
+        dtype = self.node("features").dtype
+        if dtype.kind != "f":
+            raise self.error("features", f"wrong dtype {dtype}: expected floating-point CNN features (float32 in "
+                                         f"the eccv16 and Mr.HiSum files)")
         features = self.numeric("features") if load else _ShapeOnly(self.dataset_shape("features"))
         if features.ndim != 2:
             raise self.error("features", f"wrong shape {features.shape}: expected 2-D (T, D)")

@@ -101,9 +101,11 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
     try:
         with h5py.File(path, "r") as h5:
             wanted = natural_sorted(h5.keys()) if keys is None else list(keys)
+            seen: dict = {}
             for key in wanted:
                 reader = FieldReader.open(h5, key, path)
                 try:
+                    _check_not_seen(reader, seen)
                     videos[key], met = read_video(reader, layout, role_of(key), feature_dim, load_features)
                 except DatasetError as error:
                     if error.video is None:
@@ -126,6 +128,17 @@ def load_h5(path: Optional[PathLike] = None, dataset_name: Optional[str] = None,
     videos.excluded = {error.video: str(error) for error in errors}
     videos.asked = len(wanted)
     return videos
+
+
+def _check_not_seen(reader: FieldReader, seen: dict) -> None:
+    """Refuse a video group that another key of the file already names (a hard or soft link inside the file):
+    the same video would be trained on or scored twice."""
+    info = h5py.h5o.get_info(reader.group.id)
+    address = getattr(info, "addr", None) or getattr(info, "token", None)
+    if address in seen:
+        raise DatasetError(reader.path, f"is the same group as video '{seen[address]}' (a link inside the file): "
+                                        f"the file would hold one video twice", video=reader.key)
+    seen[address] = reader.key
 
 
 def _role_lookup(roles: Optional[Roles], full: bool):

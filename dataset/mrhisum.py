@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .records import VideoRecord
-from .rules import (REFUSE, REFUSE_IF_READ, SCORE, TRAIN, GTSCORE_NORMALISED, GTSCORE_ROUNDING, Layout, Rule,
+from .rules import (ALL_ROLES, PREDICT, REFUSE, REFUSE_IF_READ, SCORE, TRAIN, GTSCORE_NORMALISED, GTSCORE_ROUNDING, Layout, Rule,
                     VideoFields, read_gtscore, read_video_name)
 
 
@@ -62,14 +62,14 @@ def _build(fields: VideoFields) -> VideoRecord:
                        user_summary=None if summary is None else summary[None, :], n_steps=n, path=fields.reader.path)
 
 
-BOTH = frozenset({TRAIN, SCORE})
+BOTH = ALL_ROLES
 
 MRHISUM = Layout(
     name="mrhisum",
     rules=(
-        Rule("features", BOTH, "(n, D) finite numbers, n ≥ 1, D = 1024 unless told otherwise, magnitude ≤ 1e6; n is the "
+        Rule("features", BOTH, "(n, D) finite floating-point numbers, n ≥ 1, D = 1024 unless told otherwise, magnitude ≤ 1e6; n is the "
                                "video's step count", REFUSE, _features),
-        Rule("gtscore", BOTH, "(n,) finite numbers; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
+        Rule("gtscore", frozenset({TRAIN, SCORE}), "(n,) finite numbers, magnitude ≤ 1e6; a constant score must lie in [0, 1]", REFUSE_IF_READ, read_gtscore,
              (GTSCORE_ROUNDING, GTSCORE_NORMALISED)),
         Rule("change_points", frozenset({SCORE}), "(S, 2) whole steps [start_i, start_{i+1}] from 0, each row "
                                                   "starting where the previous one ends, the last ending at n − 1 "
@@ -78,5 +78,7 @@ MRHISUM = Layout(
         Rule("video_name", frozenset(), "one string", REFUSE_IF_READ, read_video_name),
     ),
     build=_build,
-    missing_remedy="Test and selection videos need gtscore, change_points and gt_summary (Mr.HiSum's protocol)",
+    needs={TRAIN: "Training videos need features and gtscore",
+           PREDICT: "Every video a model scores needs its features",
+           SCORE: "Test and selection videos need gtscore, change_points and gt_summary (Mr.HiSum's protocol)"},
 )

@@ -3,8 +3,9 @@
 The principle: refuse what the reference code cannot compute, or computes as nonsense; where it computes a
 well-defined result on a layout, compute exactly that and say so once per file, with a count.
 
-A rule names a field, the roles that read it (``train``: what training reads; ``score``: what the layout's
-protocol reads, for test and selection videos), what is checked, and what happens when the check fails:
+A rule names a field, the roles that read it (``train``: what training reads; ``predict``: what the model reads to
+score a video; ``score``: what the layout's protocol reads, for test and selection videos), what is checked, and
+what happens when the check fails:
 
 * ``refuse``: the video is refused, whatever its role;
 * ``refuse if read``: refused when one of the video's roles reads the field; otherwise the field is set aside
@@ -26,10 +27,11 @@ import numpy as np
 from .errors import DatasetError
 from .fields import FieldReader
 
-TRAIN, SCORE = "train", "score"
-ROLES = (TRAIN, SCORE)
+TRAIN, PREDICT, SCORE = "train", "predict", "score"
+ROLES = (TRAIN, PREDICT, SCORE)
 ALL_ROLES = frozenset(ROLES)
-READS = {TRAIN: "training reads it", SCORE: "the protocol scores test and selection videos with it"}
+READS = {TRAIN: "training reads it", PREDICT: "the model predicts the video's scores from it",
+         SCORE: "the protocol scores test and selection videos with it"}
 
 REFUSE, REFUSE_IF_READ = "refuse", "refuse if read"
 
@@ -56,13 +58,13 @@ class Rule:
 
 @dataclass(frozen=True)
 class Layout:
-    """An h5 layout: its rules in reading order, how a video record is made of the values, and the remedy for a
-    scored video that lacks a field its protocol reads."""
+    """An h5 layout: its rules in reading order, how a video record is made of the values, and per role what a
+    video of that role must hold (said when one lacks a field)."""
 
     name: str
     rules: tuple[Rule, ...]
     build: Callable[["VideoFields"], Any]
-    missing_remedy: str
+    needs: dict
 
 
 @dataclass
@@ -107,7 +109,7 @@ def read_video(reader: FieldReader, layout: Layout, roles: frozenset, feature_di
         if not reader.has(rule.field):
             if read:
                 raise reader.error(rule.field, f"missing field (the video has: {', '.join(reader.group.keys())}); "
-                                               f"{READS[read[0]]}. {layout.missing_remedy}")
+                                               f"{READS[read[-1]]}. {layout.needs[read[-1]]}")
             fields.values[rule.field] = None
             continue
         reader.check_link(rule.field)
@@ -126,6 +128,8 @@ def read_video(reader: FieldReader, layout: Layout, roles: frozenset, feature_di
 
 #: gtscore values this far outside [0, 1] are float rounding (8 float32 steps at 1): used as they are.
 ROUNDING = 1e-6
+#: gtscore values beyond this are damage, not a scale (TVSum's raw scores reach 5, frame counts thousands).
+GTSCORE_MAGNITUDE_LIMIT = 1e6
 
 GTSCORE_ROUNDING = Quirk("gtscore-rounding", f"gtscore lies outside [0, 1] by at most {ROUNDING:g} (float rounding); "
                                              "used as is, as the reference code does")
@@ -143,6 +147,11 @@ def read_gtscore(fields: VideoFields) -> np.ndarray:
     outside = (values < 0) | (values > 1)
     if not np.any(outside):
         return values
+    largest = float(np.abs(values).max())
+    if largest > GTSCORE_MAGNITUDE_LIMIT:
+        at = int(np.argmax(np.abs(values)))
+        raise fields.error("gtscore", f"value {values[at]:.3g} at index {at} is beyond ±{GTSCORE_MAGNITUDE_LIMIT:.0e}; "
+                                      f"importance scores never are, so the file is damaged or mis-scaled")
     excess = float(max(-values.min(), values.max() - 1))
     if excess <= ROUNDING:
         fields.note(GTSCORE_ROUNDING)

@@ -270,7 +270,7 @@ def split_is_finished(weights_dir: str | Path, dataset: str, split: int, fingerp
         if note:
             changed = [role for role in videos if record["split_videos"].get(role) != videos[role]]
             print(f"{dataset} split {split}: its {' and '.join(changed)} videos differ from those {record_path} "
-                  f"was trained with (the split file changed); trained again")
+                  f"was trained with (the split file, or the videos left out, changed); trained again")
         return False
     return True
 

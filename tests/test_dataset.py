@@ -205,7 +205,7 @@ CORRUPTIONS = {
     "change point past the end": ("change_points", lambda p: read_field(p, "video_2", "change_points")
                                   + [0, 1], "out of range"),
     "change point reversed": ("change_points", lambda p: read_field(p, "video_2", "change_points")[:, ::-1],
-                              "out of range"),
+                              "reversed"),
     "change point negative": ("change_points", lambda p: read_field(p, "video_2", "change_points") - 1,
                               "out of range"),
     "user_summary width": ("user_summary", lambda p: read_field(p, "video_2", "user_summary")[:, 1:],

@@ -306,3 +306,136 @@ def test_a_split_left_without_test_videos_is_refused_when_it_is_used(tmp_path):
         bundle.split(emptied.number)
     other = next(split for split in splits if emptied.test_keys[0] not in split.test_keys)
     assert emptied.test_keys[0] not in {r.key for part in bundle.split(other.number) for r in part}
+
+
+# ---------------------------------------------------------------------------------------------
+# what each role reads, and damage that no role may use
+
+
+@pytest.fixture
+def six_videos(tmp_path) -> tuple[Path, Path, "dataset.Split"]:
+    """A demo SumMe file of 6 videos described as a dataset, and its first split."""
+    demo = make_demo_dataset(tmp_path / "demo", n_videos=6, min_steps=16, max_steps=20)
+    description = tmp_path / "mine.json"
+    description.write_text(json.dumps({"name": "mine", "h5": str(demo.summe_h5),
+                                       "splits": str(demo.splits_path("SumMe")), "protocol": "SumMe"}))
+    return demo.summe_h5, description, dataset.read_splits_file(demo.splits_path("SumMe"))[0]
+
+
+def set_value(h5_path: Path, key: str, field: str, change) -> None:
+    with h5py.File(h5_path, "a") as h5:
+        value = change(h5[key][field][()])
+        del h5[key][field]
+        h5[key][field] = value
+
+
+def test_a_test_videos_features_are_read_and_a_training_videos_are_not_when_scoring(six_videos):
+    """The model scores test videos from their features: NaN there is refused (or left out when asked);
+    scoring saved weights reads no training video at all."""
+    h5_path, description, _ = six_videos
+    one_split = description.parent / "one_split.json"
+    one_split.write_text(json.dumps([{"train_keys": ["video_1", "video_2", "video_3", "video_4"],
+                                      "test_keys": ["video_5", "video_6"]}]))
+    description.write_text(json.dumps({**json.loads(description.read_text()), "splits": str(one_split)}))
+    set_value(h5_path, "video_5", "features", lambda x: np.where(np.arange(x.size).reshape(x.shape) == 0, np.nan, x))
+    set_value(h5_path, "video_2", "features", lambda x: x[:, :512])
+    spec_ = catalog.from_description(description)
+    with pytest.raises(InvalidVideos) as error:
+        load_bundle(spec_)
+    assert {(e.video, e.field) for e in error.value.errors} == {("video_5", "features"), ("video_2", "features")}
+    with pytest.warns(DatasetNotice):
+        scoring = load_bundle(spec_, training=False, exclude_invalid=True)
+    assert list(scoring.excluded) == ["video_5"] and scoring.used == "5 of 6"
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda x: (x > 0.5), "wrong dtype bool"),
+    (lambda x: (x * 100).astype(np.int8), "wrong dtype int8"),
+])
+def test_features_that_are_not_floating_point_are_refused(six_videos, damage, words):
+    h5_path, _, split = six_videos
+    set_value(h5_path, split.train_keys[1], "features", damage)
+    with pytest.raises(DatasetError, match=words):
+        load_h5(h5_path)
+
+
+def test_a_gtscore_far_beyond_any_scale_is_damage_not_a_scale(six_videos):
+    h5_path, _, split = six_videos
+    set_value(h5_path, split.train_keys[1], "gtscore", lambda x: np.where(np.arange(x.size) == 3, 1e30, x))
+    with pytest.raises(DatasetError, match=r"beyond ±1e\+06") as error:
+        load_h5(h5_path)
+    assert (error.value.video, error.value.field) == (split.train_keys[1], "gtscore")
+
+
+@pytest.mark.parametrize("link", ["hard", "soft"])
+def test_one_video_named_twice_through_a_link_is_refused(six_videos, link):
+    h5_path, _, _ = six_videos
+    with h5py.File(h5_path, "a") as h5:
+        del h5["video_3"]
+        h5["video_3"] = h5["video_1"] if link == "hard" else h5py.SoftLink("/video_1")
+    with pytest.raises(DatasetError, match="is the same group as video 'video_1'") as error:
+        load_h5(h5_path)
+    assert error.value.video == "video_3"
+
+
+@pytest.mark.parametrize("layout", PUBLIC_LAYOUTS)
+def test_validation_videos_are_carved_from_the_training_videos_the_protocol_can_score(public_files, layout):
+    """In the augmented and transfer settings the training pool mixes files: OVP and YouTube (no user summaries)
+    are never held out for selection, nor, for TVSum, videos its annotations do not cover (so TVSum's transfer
+    setting has none to hold out, and says so)."""
+    for name, setting in SETTINGS:
+        bundle = load_bundle(spec(public_files[layout], name, setting))
+        if (name, setting) == ("TVSum", "transfer"):
+            with pytest.raises(ValueError, match="0 training video"):
+                bundle.with_validation(0.2, 123456)
+            continue
+        for split in bundle.with_validation(0.2, 123456).splits:
+            assert split.val_keys and not any("ovp" in key or "youtube" in key for key in split.val_keys)
+            if name == "TVSum":
+                assert all(key.startswith(eccv16_name("tvsum")) for key in split.val_keys)
+
+
+def test_the_original_splits_carve_the_same_validation_videos_as_before():
+    from training.data import carve_validation
+
+    (split,) = dataset.read_splits_file(REPO / "data" / "splits" / "SumMe_splits.txt")[:1]
+    carved = carve_validation(split, 0.2, 123456)
+    rng = np.random.default_rng([123456, split.number])
+    drawn = set(rng.choice(len(split.train_keys), size=4, replace=False).tolist())
+    assert carved.val_keys == tuple(k for i, k in enumerate(split.train_keys) if i in drawn)
+
+
+@pytest.mark.slow
+def test_resume_starts_over_when_the_split_changed_since_the_progress_file(six_videos, tmp_path, capsys):
+    """A stopped split whose split file (or whose videos left out) changed is trained from epoch 1 again: its saved
+    epochs were trained on videos it may now test on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    h5_path, description, split = six_videos
+    common = [sys.executable, str(REPO / "train.py"), "--datasets", str(description), "--splits", "1", "--device",
+              "cpu", "--no-pretrained", "--quiet", "--weights-dir", str(tmp_path / "w"), "--results-dir",
+              str(tmp_path / "r")]
+    run = subprocess.Popen([*common, "--epochs", "3"], stderr=subprocess.PIPE, text=True)
+    progress = tmp_path / "w" / "mine" / "split1.progress.pt"
+    deadline = time.monotonic() + 300
+    while not progress.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=120)
+    assert progress.exists()
+    splits_file = Path(json.loads(description.read_text())["splits"])
+    lines = splits_file.read_text().splitlines()
+    moved = split.train_keys[0]
+    name, label, train_text, test_text = lines[0].split("/")
+    lines[0] = "/".join([name, label, ",".join(k for k in train_text.split(",") if k != moved),
+                         test_text + "," + moved])
+    splits_file.write_text("\n".join(lines) + "\n")
+    resumed = subprocess.run([*common, "--epochs", "3", "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "was written for other videos of this split" in resumed.stderr
+    assert "continuing at epoch" not in resumed.stdout + resumed.stderr
+    record = json.loads((tmp_path / "w" / "mine" / "split1.json").read_text())
+    assert record["resumed_from_epoch"] == 0 and moved in record["split_videos"]["test"]

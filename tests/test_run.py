@@ -252,12 +252,13 @@ def test_a_checkpoint_of_another_split_file_is_warned_about(tmp_path, capsys):
     inference_run.warn_when_the_split_changed({"split_videos": {"train": ["video_2"], "test": ["video_3"]}},
                                               record_path, split)
     assert capsys.readouterr().err == (f"warning: {record_path}: 1 of the 2 test videos scored now were training or "
-                                       f"validation videos of this checkpoint (e.g. 'video_2'): the split file "
-                                       f"changed; these numbers are not a test\n")
+                                       f"validation videos of this checkpoint (e.g. 'video_2'): the split file, "
+                                       f"or the videos left out, changed; these numbers are not a test\n")
     inference_run.warn_when_the_split_changed({"split_videos": {"train": ["video_4"], "test": ["video_3"]}},
                                               record_path, split)
     assert capsys.readouterr().err == (f"warning: {record_path}: the test videos scored now are not those the "
-                                       f"checkpoint was trained beside (the split file changed)\n")
+                                       f"checkpoint was trained beside (the split file, or the videos left out, "
+                                       f"changed)\n")
 
 
 def test_the_random_baseline_has_every_metric_of_every_split(eccv16_dirs):

@@ -67,16 +67,16 @@ class DatasetBundle:
         """This dataset with validation videos carved from each split's training videos (see ``carve_validation``);
         splits that have their own validation videos (Mr.HiSum) keep them. A carved video must hold what the
         protocol scores."""
-        splits = [split if split.val_keys else carve_validation(split, fraction, seed) for split in self.splits]
-        for split in splits:
-            for key in split.val_keys:
-                missing = unscorable_field(self.videos[key])
-                if missing:
-                    raise eccv16.DatasetError(self.videos[key].path, f"missing field for a validation video "
-                                              f"(--select-on validation scores it; {split.label} holds it out of its "
-                                              f"training videos): use --select-on test, or a file whose training "
-                                              f"videos hold it", video=key, field=missing)
+        splits = [split if split.val_keys else carve_validation(split, fraction, seed, self.can_validate)
+                  for split in self.splits]
         return dataclasses.replace(self, splits=splits)
+
+    def can_validate(self, key: str) -> bool:
+        """Whether a training video may be held out for selection: it holds what the protocol scores (in the
+        augmented and transfer settings, OVP and YouTube hold no user summaries, and TVSum's annotations cover
+        only TVSum's own videos)."""
+        annotated = self.annotations is None or key in self.annotations
+        return annotated and unscorable_field(self.videos[key]) is None
 
     def annotations_for(self, key: str) -> np.ndarray | None:
         if self.annotations is None:
@@ -92,20 +92,25 @@ class DatasetBundle:
         return sum(1 for key in self.videos if "/" not in key)
 
 
-def carve_validation(split: eccv16.Split, fraction: float, seed: int) -> eccv16.Split:
-    """The split with ``round(fraction * n)`` of its n training videos moved to its validation videos.
+def carve_validation(split: eccv16.Split, fraction: float, seed: int, eligible=None) -> eccv16.Split:
+    """The split with ``round(fraction * n)`` of its n eligible training videos moved to its validation videos.
 
-    Drawn by numpy's ``SeedSequence([seed, split number])``: the same videos on every device, thread
-    count and number of ranks. The training videos keep their order; at least one video stays on each side.
+    ``eligible(key)``: whether a training video may be held out (default: every one). Drawn by numpy's
+    ``SeedSequence([seed, split number])`` among the eligible videos in the split's order: the same videos on
+    every device, thread count and number of ranks. The training videos keep their order; at least one video
+    stays on each side.
     """
     keys = list(split.train_keys)
-    count = min(max(1, round(fraction * len(keys))), len(keys) - 1)
+    candidates = [key for key in keys if eligible is None or eligible(key)]
+    count = min(max(1, round(fraction * len(candidates))), len(candidates), len(keys) - 1)
     if count < 1:
-        raise ValueError(f"validation_fraction: {split.label} has {len(keys)} training video(s), too few to hold "
-                         f"any out for validation")
-    chosen = set(np.random.default_rng([seed, split.number]).choice(len(keys), size=count, replace=False).tolist())
-    return dataclasses.replace(split, train_keys=tuple(k for i, k in enumerate(keys) if i not in chosen),
-                               val_keys=tuple(k for i, k in enumerate(keys) if i in chosen))
+        raise ValueError(f"validation_fraction: {split.label} has {len(candidates)} training video(s) that can be "
+                         f"held out for validation (holding what the protocol scores: user summaries, and for TVSum "
+                         f"its own annotations), too few to hold any out")
+    drawn = np.random.default_rng([seed, split.number]).choice(len(candidates), size=count, replace=False)
+    chosen = {candidates[i] for i in drawn.tolist()}
+    return dataclasses.replace(split, train_keys=tuple(k for k in keys if k not in chosen),
+                               val_keys=tuple(k for k in keys if k in chosen))
 
 
 def unscorable_field(record: eccv16.VideoRecord) -> str | None:
@@ -116,14 +121,16 @@ def unscorable_field(record: eccv16.VideoRecord) -> str | None:
     return None
 
 
-def split_roles(splits: list[eccv16.Split]) -> dict[str, set[str]]:
-    """Split key -> what it is used for: ``train`` for training videos, ``score`` for selection and test videos."""
+def split_roles(splits: list[eccv16.Split], training: bool = True) -> dict[str, set[str]]:
+    """Split key -> what it is used for: training videos are trained on (``train``, ``predict``), selection and
+    test videos predicted and scored (``predict``, ``score``). ``training=False`` (scoring saved weights): the
+    training videos are not read at all."""
     roles: dict[str, set[str]] = {}
     for split in splits:
         for key in split.train_keys:
-            roles.setdefault(key, set()).add(eccv16.TRAIN)
+            roles.setdefault(key, set()).update((eccv16.TRAIN, eccv16.PREDICT) if training else ())
         for key in split.val_keys + split.test_keys:
-            roles.setdefault(key, set()).add(eccv16.SCORE)
+            roles.setdefault(key, set()).update((eccv16.PREDICT, eccv16.SCORE))
     return roles
 
 
@@ -155,13 +162,15 @@ def _other_file_key(key: str) -> tuple[str, str] | None:
     return file_name, video
 
 
-def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: bool = False) -> DatasetBundle:
+def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: bool = False,
+                training: bool = True) -> DatasetBundle:
     """Read the dataset's h5 file once (and every other file its splits name), its splits and annotations.
 
     Every key of every split is checked up front, for what its role reads (``dataset.rules``): training videos
     for training, selection and test videos for the protocol. ``streaming=True`` checks the features' shapes
     but leaves them on disk; they are read per video while training (datasets larger than memory).
     ``exclude_invalid=True`` leaves out the videos that cannot be used instead of refusing the file.
+    ``training=False``: for scoring saved weights; the training videos are not checked (nothing reads them).
     """
     protocol = get_protocol(spec.protocol)
     eccv16.check_is_hdf5(spec.h5_path)
@@ -169,7 +178,7 @@ def load_bundle(spec: DatasetSpec, *, streaming: bool = False, exclude_invalid: 
                                      and spec.splits_path.suffix == ".txt" and spec.protocol == spec.name
                                      else None)
     own_name = spec.h5_path.name
-    roles = split_roles(splits)
+    roles = split_roles(splits, training)
     by_file: dict[str, dict[str, set[str]]] = {own_name: {}}
     for key, key_roles in roles.items():
         other = _other_file_key(key)

@@ -65,7 +65,8 @@ def score_dataset(config: Config, spec, *, use_record: bool, device, progress: b
     from training.report import table
     from training.scoring import score_split
 
-    bundle = load_bundle(spec, streaming=config.streaming, exclude_invalid=config.exclude_invalid_videos)
+    bundle = load_bundle(spec, streaming=config.streaming, exclude_invalid=config.exclude_invalid_videos,
+                         training=False)
     protocol = bundle.protocol
     columns = list(protocol.metrics)
     for split in config.splits:
@@ -123,11 +124,11 @@ def warn_when_the_split_changed(record: dict, record_path: Path, split) -> None:
     leaked = sorted(set(split.test_keys) & trained_on)
     if leaked:
         print(f"warning: {record_path}: {len(leaked)} of the {len(split.test_keys)} test videos scored now were "
-              f"training or validation videos of this checkpoint (e.g. {leaked[0]!r}): the split file changed; these "
-              f"numbers are not a test", file=sys.stderr)
+              f"training or validation videos of this checkpoint (e.g. {leaked[0]!r}): the split file, or the "
+              f"videos left out, changed; these numbers are not a test", file=sys.stderr)
     elif sorted(recorded.get("test", [])) != sorted(split.test_keys):
         print(f"warning: {record_path}: the test videos scored now are not those the checkpoint was trained "
-              f"beside (the split file changed)", file=sys.stderr)
+              f"beside (the split file, or the videos left out, changed)", file=sys.stderr)
 
 
 def report_path(out: Path) -> Path:

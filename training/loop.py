@@ -98,7 +98,13 @@ class SplitRun:
         return {"epoch": epoch, **{name: _cpu_tree(part.state_dict()) for name, part in self.resumable.items()},
                 "history": [m.as_dict() for m in outcome.history], "log": list(outcome.log),
                 "best": outcome.best.as_dict() if outcome.best else None, "best_state": outcome.best_state,
-                "rng": rng_state(self.device), "world_size": self.world.size}
+                "rng": rng_state(self.device), "world_size": self.world.size, "videos": self.videos()}
+
+    def videos(self) -> dict[str, list[str]]:
+        """The split's videos as trained now: a progress file of other videos is not continued."""
+        split = self.bundle.splits[self.split - 1]
+        return {"train": list(split.train_keys), "selection": list(split.selection_keys),
+                "test": list(split.test_keys)}
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Continue from a progress file's state (after its epoch)."""
@@ -181,7 +187,7 @@ def train_split(config: Config, bundle: DatasetBundle, split: int, *, device: to
 
     if resume and progress_path is not None and progress_path.is_file():
         saved = _read_progress(progress_path, config, world)
-        if saved is not None:
+        if saved is not None and _same_videos(saved, run, progress_path, world):
             run.restore(saved)
             if world.is_main:
                 tqdm.write(f"{bundle.name} {bundle.splits[split - 1].label}: continuing at epoch {run.first_epoch} "
@@ -249,6 +255,20 @@ def _read_progress(path: Path, config: Config, world: World) -> dict[str, Any] |
         for warning in caught:
             tqdm.write(f"warning: {warning.message}", file=sys.stderr)
     return saved
+
+
+def _same_videos(saved: dict[str, Any], run: "SplitRun", path: Path, world: World) -> bool:
+    """Whether a progress file was written for the split's videos as they are now; if not, one line says why the
+    split starts over (epochs trained on other videos, or on a test video of today, are never continued)."""
+    videos = saved.get("videos")
+    if videos == run.videos():
+        return True
+    if world.is_main:
+        why = ("does not name the videos it was trained on (written by an earlier release)" if videos is None
+               else "was written for other videos of this split (the split file, or the videos left out, changed)")
+        tqdm.write(f"warning: {path}: {why}; the split starts from epoch 1 and its progress replaces this file",
+                   file=sys.stderr)
+    return False
 
 
 def _interruption(stop: BaseException, where: str, finished: int, saved: int,

@@ -365,10 +365,15 @@ def train_run(config: Config, specs, bundles, *, resume: bool, progress: bool, w
 
 
 def _leave_interrupts_to_the_parent() -> None:
-    """Ctrl-C reaches every process of the terminal; the parent alone answers it (and ends the workers)."""
+    """Ctrl-C reaches every process of the terminal; the parent alone answers it (and ends the workers). The
+    parent has also said every dataset file's notes: a worker reading the file again keeps them to itself."""
     import signal
+    import warnings
+
+    from dataset import DatasetNotice
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.filterwarnings("ignore", category=DatasetNotice)
 
 
 def worker_device(config: Config, index: int, torch) -> str:
