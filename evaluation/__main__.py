@@ -241,6 +241,29 @@ def evaluate_files(dataset: str, h5_path, scores_path, annotations_path=None, *,
     return protocol, results, notes, excluded
 
 
+def note_lines(notes: list[str], named: int = 3) -> list[str]:
+    """The notes (``KEY: cause (detail); meaning``) as lines: one per video while a cause concerns at most
+    ``named`` videos, else one line per cause, naming the first ``named`` videos and counting the rest (with the
+    detail when it is the same for all of them)."""
+    import re
+
+    by_cause: dict[str, list[tuple[str, str]]] = {}
+    for note in notes:
+        key, _, text = note.partition(": ")
+        by_cause.setdefault(re.sub(r"\d+", "#", text), []).append((key, text))
+    lines = []
+    for entries in by_cause.values():
+        if len(entries) <= named:
+            lines += [f"note: {key}: {text}" for key, text in entries]
+            continue
+        text = entries[0][1]
+        if any(other != text for _, other in entries):     # the same cause, with numbers of each video's own
+            text = text.split(" (")[0] + (f"; {text.rsplit(';', 1)[1].strip()}" if ";" in text else "")
+        keys = ", ".join(key for key, _ in entries[:named])
+        lines.append(f"note: {len(entries)} videos ({keys} and {len(entries) - named} more): {text}")
+    return lines
+
+
 def format_table(protocol, results: dict, means: dict, excluded: int = 0) -> str:
     columns = list(protocol.metrics)
     head = f"{'video':<14}" + "".join(f" {protocol.headers[c]:>12}" for c in columns) + f" {'frames':>15}"
@@ -338,8 +361,8 @@ def _main(argv=None) -> int:
 
     means = protocol.means(results.values())
     print(format_table(protocol, results, means, len(excluded)))
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    for line in note_lines(notes):
+        print(line, file=sys.stderr)
     if args.out is not None:
         payload = {"videos": {k: v.as_dict() for k, v in results.items()}, "mean": means}
         if excluded:

@@ -285,3 +285,21 @@ def test_an_output_that_cannot_be_written_is_found_before_scoring(tmp_path, caps
     code, _, err = run_main(capsys, "--dataset", "SumMe", "--h5", SUMME_H5, "--scores", path, "--out", tmp_path)
     assert_error(code, err, tmp_path, "it is a folder")
     assert scored == []
+
+
+def test_notes_of_one_cause_are_one_line_beyond_three_videos():
+    from evaluation.__main__ import note_lines
+
+    few = [f"video_{i}: empty summary (no shot fits the budget); F1 reported as 0" for i in range(3)]
+    assert note_lines(few) == [f"note: {note}" for note in few]
+    many = few + [f"video_{i}: empty summary (every shot is longer); F1 reported as 0" for i in range(3, 9)] + \
+        ["video_2: Kendall tau undefined for 2 of 20 comparison(s) (constant input); reported as 0.0"]
+    assert note_lines(many) == [
+        "note: video_0: empty summary (no shot fits the budget); F1 reported as 0",
+        "note: video_1: empty summary (no shot fits the budget); F1 reported as 0",
+        "note: video_2: empty summary (no shot fits the budget); F1 reported as 0",
+        "note: 6 videos (video_3, video_4, video_5 and 3 more): empty summary (every shot is longer); F1 reported as 0",
+        "note: video_2: Kendall tau undefined for 2 of 20 comparison(s) (constant input); reported as 0.0"]
+    varied = [f"video_{i}: empty summary (shots of {i} frames); F1 reported as 0" for i in range(5)]
+    assert note_lines(varied) == ["note: 5 videos (video_0, video_1, video_2 and 2 more): empty summary; "
+                                  "F1 reported as 0"]
