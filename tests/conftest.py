@@ -21,6 +21,54 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
 
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", dest="all_tiers", default=False,
+                     help="run the slow tier too: the tests marked slow (see the markers in pyproject.toml)")
+
+
+def pytest_configure(config):
+    config.slow_tier_left_out = 0
+
+
+def _named_explicitly(item, config) -> bool:
+    """The test (or all its parameters) was named on the command line as PATH::NAME."""
+    for argument in config.args:
+        path, _, name = argument.partition("::")
+        if name and Path(path).resolve() == item.path and name in (item.name, getattr(item, "originalname", None)):
+            return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Without --all, leave out the slow tier, unless nothing else is selected or the test is named as
+    PATH::NAME (so that a run never ends with "no tests ran")."""
+    if config.getoption("all_tiers"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") and not _named_explicitly(item, config)]
+    if not slow or len(slow) == len(items):
+        return
+    left_out = set(slow)
+    config.hook.pytest_deselected(items=slow)
+    items[:] = [item for item in items if item not in left_out]
+    config.slow_tier_left_out = len(slow)
+    if hasattr(config, "workeroutput"):                 # a pytest-xdist worker: tell the controller
+        config.workeroutput["slow_tier_left_out"] = len(slow)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    node.config.slow_tier_left_out = max(node.config.slow_tier_left_out,
+                                         getattr(node, "workeroutput", {}).get("slow_tier_left_out", 0))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.slow_tier_left_out and not hasattr(config, "workeroutput"):
+        terminalreporter.write_line(f"{config.slow_tier_left_out} slow tests not run (the slow tier); "
+                                    f"`pytest -q --all` runs every test")
+
+
 #: Small enough that a split trains for an epoch in about a second on one CPU thread (4 training
 #: videos and 1 test video per split), large enough for the 5 splits of the eccv16 layout.
 TINY_DATA = {"n_videos": 5, "min_steps": 15, "max_steps": 18}

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +17,6 @@ from storage.checkpoints import load_checkpoint
 from storage.files import write_atomically
 from training.reproducibility import set_deterministic
 from video.scoring import CheckpointError, CstaScorer
-
-ROOT = Path(__file__).resolve().parents[1]
 
 #: Variants whose tensors have the default model's shapes: only the record tells them apart.
 SAME_SHAPES = [{"Softmax_axis": "T"}, {"Scale": "T_D"}, {"Balance": "BD"}, {"CLS_mix": "SM"}]
@@ -93,15 +88,14 @@ def test_inference_names_the_differing_keys(finished_run, tmp_path, capsys):
     assert "missing key(s) (Positional_encoding_op.pe)" in err and len(err.splitlines()) == 1
 
 
-def test_an_output_folder_that_cannot_be_created_is_one_line(tmp_path):
+def test_an_output_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    proc = subprocess.run([sys.executable, str(ROOT / "summarize.py"), str(tmp_path), "--out", str(blocker / "sub"),
-                           "--no-pretrained", "--device", "cpu"], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert proc.returncode == 2
-    assert proc.stderr.strip().startswith(f"error: --out {blocker / 'sub'}: cannot create the folder")
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    status = summarize.main([str(tmp_path), "--out", str(blocker / "sub"), "--no-pretrained", "--device", "cpu"])
+    stderr = capsys.readouterr().err
+    assert status == 2
+    assert stderr.strip().startswith(f"error: --out {blocker / 'sub'}: cannot create the folder")
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
 
 
 def test_write_errors_name_the_target_not_the_temporary_file(tmp_path):

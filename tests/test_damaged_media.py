@@ -20,6 +20,8 @@ from tests.test_video_sources import write_video
 from video.io import FrameReader, PartialVideoWarning, probe
 from video.make_dataset import main as make_dataset
 
+pytestmark = pytest.mark.slow
+
 SCENES = [60, 70, 55, 65]                   # 250 frames at 25 fps: 10 s
 DAMAGED_PACKETS = (110, 170)
 

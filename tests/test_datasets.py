@@ -134,6 +134,7 @@ def four_files(tmp_path_factory) -> Path:
     return data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["SumMe", "TVSum"])
 @pytest.mark.parametrize("setting", ["augmented", "transfer"])
 def test_augmented_and_transfer_settings_train_on_other_files_and_test_on_the_dataset(four_files, tmp_path,

@@ -19,6 +19,8 @@ from training.loop import VideoSource, group_gradients
 
 from tests.conftest import torch_state_restored
 
+pytestmark = pytest.mark.slow
+
 CPU = torch.device("cpu")
 
 

@@ -108,6 +108,7 @@ def test_a_progress_file_holds_only_what_weights_only_loads(eccv16_dirs, tmp_pat
     assert state["epoch"] == 2 and load_progress(path, config)["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_a_damaged_progress_file_is_moved_aside_and_the_split_starts_over(eccv16_dirs, tmp_path):
     from config import Config
     from training import load_bundle
@@ -225,6 +226,7 @@ def finish_split(dirs, root: Path, *extra: str) -> tuple[Path, Path]:
     return checkpoint_paths(root / "weights", "SumMe", 1)
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_leaves_the_previous_checkpoint_and_record_as_they_were(eccv16_dirs, tmp_path,
                                                                                   monkeypatch):
     weights_path, record_path = finish_split(eccv16_dirs, tmp_path)
@@ -250,6 +252,7 @@ def test_a_write_that_fails_leaves_the_previous_checkpoint_and_record_as_they_we
     assert sorted(p.name for p in weights_path.parent.iterdir()) == ["split1.json", "split1.pt"]
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_during_a_rerun_keeps_the_finished_split(eccv16_dirs, tmp_path, monkeypatch):
     """The space check is bypassed here, so that the write itself meets ENOSPC on a real filesystem."""
     size = os.path.getsize(finish_split(eccv16_dirs, tmp_path / "first")[0])
@@ -304,6 +307,7 @@ def wait_for_epochs(log: Path, count: int, process: subprocess.Popen, limit: flo
     pytest.fail("no epochs logged in time")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sent, status, cause", [(signal.SIGINT, 130, "interrupted"),
                                                  (signal.SIGTERM, 143, "terminated (SIGTERM)")])
 def test_a_stopped_run_says_where_it_stopped_and_resume_continues(eccv16_dirs, tmp_path, sent, status, cause):
@@ -327,10 +331,9 @@ def test_a_stopped_run_says_where_it_stopped_and_resume_continues(eccv16_dirs, t
     if sent == signal.SIGTERM:
         return                  # both stops leave the same files; resuming is shown once, after Ctrl-C
 
-    resumed = subprocess.run([sys.executable, *argv, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr
-    assert (f"SumMe split 1 ('split0' in the file): continuing at epoch {saved + 1} of 5 from {path}"
-            in resumed.stdout)
+    resumed, out, err = run_main(train.main, [*argv[1:], "--resume"])        # in this process: no signal to send
+    assert resumed == 0, err
+    assert f"SumMe split 1 ('split0' in the file): continuing at epoch {saved + 1} of 5 from {path}" in out
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == list(range(1, 6))
     assert not path.exists()
 
@@ -414,6 +417,7 @@ def _stuck_rank(rank: int, port: int, pid_file: str, result_file: str) -> None:
         Path(result_file).write_text(str(error))
 
 
+@pytest.mark.slow
 def test_a_rank_that_stops_answering_is_named_after_the_collective_timeout(tmp_path):
     import socket
 

@@ -48,6 +48,7 @@ def test_the_schedule_is_fingerprinted_and_refused_when_unknown():
         config(lr_schedule="linear")
 
 
+@pytest.mark.slow
 def test_a_resumed_cosine_run_gives_the_weights_of_an_uninterrupted_one(eccv16_dirs, tmp_path):
     bundle = load_bundle(eccv16_dirs.spec("SumMe"))
     cosine = config(lr_schedule="cosine")

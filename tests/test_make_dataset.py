@@ -50,6 +50,7 @@ def train_and_score(description, tmp_path) -> dict:
     return json.loads((tmp_path / "scores.json").read_text())["datasets"]["mine"]
 
 
+@pytest.mark.slow
 def test_per_frame_scores_tvsum_layout(videos, tmp_path):
     rng = np.random.default_rng(0)
     annotations = tmp_path / "anno.tsv"
@@ -79,6 +80,7 @@ def test_per_frame_scores_tvsum_layout(videos, tmp_path):
     assert scored["protocol"] == "TVSum" and set(scored["splits"]) == {"1", "2"}
 
 
+@pytest.mark.slow
 def test_keyshot_intervals_summe_style(videos, tmp_path):
     selections = {name: [[[0, 9], [40, 47]], [[10, 19]], [[sum(scenes) - 8, sum(scenes) - 1]]]
                   for name, scenes in SCENES.items()}
@@ -130,9 +132,11 @@ def dataset_files(folder) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-@pytest.fixture
-def built(videos, tmp_path):
-    """A good build (TVSum layout) in tmp_path/out, and the arguments that made it."""
+@pytest.fixture(scope="module")
+def built(videos, tmp_path_factory):
+    """A good build (TVSum layout) in a folder ``out``, and the arguments that made it; the tests that use it
+    leave it as it was (what each of them checks)."""
+    tmp_path = tmp_path_factory.mktemp("built")
     rng = np.random.default_rng(4)
     annotations = tmp_path / "anno.tsv"
     annotations.write_text("".join(f"{name}\tcat\t{','.join(map(str, rng.integers(1, 6, sum(scenes))))}\n"
@@ -151,6 +155,7 @@ def one_line_error(capsys) -> str:
     return err
 
 
+@pytest.mark.slow
 def test_a_rerun_with_impossible_folds_leaves_the_previous_dataset_as_it_was(built, capsys):
     out, argv = built
     before = dataset_files(out.parent)
@@ -160,6 +165,7 @@ def test_a_rerun_with_impossible_folds_leaves_the_previous_dataset_as_it_was(bui
     assert dataset_files(out.parent) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fails", ["h5", "description"])
 def test_a_write_that_fails_leaves_every_previous_file_as_it_was(built, capsys, monkeypatch, fails):
     import errno

@@ -98,6 +98,7 @@ def test_short_videos_train_without_error():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
+@pytest.mark.slow
 def test_videos_longer_than_the_positional_table_give_finite_scores():
     model = build_model(Config(CLS_on=False), pretrained=False).eval()
     with torch.no_grad():

@@ -164,6 +164,7 @@ def test_change_points_that_do_not_tile_the_video_are_refused(tmp_path, change, 
     assert words in str(error.value)
 
 
+@pytest.mark.slow
 def test_mrhisum_schema_trains_selects_on_val_and_reports_test(tmp_path):
     data = tmp_path / "data"
     make_mrhisum_like(data, n_videos=12, min_steps=20, max_steps=40, seed=3)

@@ -234,6 +234,7 @@ def test_a_matlab_v73_ground_truth_reads_as_v5(tmp_path):
 # ------------------------------------------------------------------------------------------------ whole builds
 
 
+@pytest.mark.slow
 def test_summe_build_stopped_continues_from_its_cache_then_trains(summe_release, tmp_path, capsys, monkeypatch):
     out = tmp_path / "summe_rebuilt.h5"
     argv = ["--official", "summe", str(summe_release), "--out", str(out), "--folds", "3", *COMMON]
@@ -283,6 +284,7 @@ def test_summe_build_stopped_continues_from_its_cache_then_trains(summe_release,
     assert scored["protocol"] == "SumMe" and set(scored["splits"]) == {"1"}
 
 
+@pytest.mark.slow
 def test_tvsum_from_its_archive_trains_and_scores(tvsum_archive, tmp_path, capsys):
     archive, root = tvsum_archive
     out = tmp_path / "tvsum_rebuilt.h5"

@@ -151,6 +151,7 @@ def test_a_summary_page_is_self_contained_with_a_button_per_shot(tmp_path):
     assert parsed.all("svg") and [a for a in parsed.all("line") if a.get("id") == "playhead"]
 
 
+@pytest.mark.slow
 def test_summarize_writes_a_page_per_video_and_an_index_for_a_folder(tmp_path, monkeypatch, checkpoint, capsys):
     import summarize
     from video import batch

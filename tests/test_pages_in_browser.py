@@ -26,7 +26,7 @@ import pytest
 from tests.conftest import torch_state_restored
 from tests.test_pages import SELECTED, hand_made_record, write_scene_clip
 
-pytestmark = pytest.mark.filterwarnings("ignore::evaluation.UndefinedCorrelationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::evaluation.UndefinedCorrelationWarning")]
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

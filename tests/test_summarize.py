@@ -1,5 +1,7 @@
 """``summarize.py`` end to end on a synthetic video with planted scene changes, and its bad inputs."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -60,14 +62,15 @@ def run(tmp_path_factory, checkpoint):
     (folder / "whole.mp4").unlink()
     out = tmp_path_factory.mktemp("out")
     inputs = [good, folder / "missing.mp4", folder / "empty.mp4", folder / "notes.mp4", folder / "truncated.mp4"]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "summarize.py"), *map(str, inputs), "--weights", str(checkpoint),
-         "--out", str(out), "--no-pretrained", "--sample-every", str(SAMPLE_RATE), "--vmax", str(VMAX),
-         "--device", "cpu", "--timings"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    return result, out
+    argv = [*map(str, inputs), "--weights", str(checkpoint), "--out", str(out), "--no-pretrained",
+            "--sample-every", str(SAMPLE_RATE), "--vmax", str(VMAX), "--device", "cpu", "--timings"]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = summarize.main(argv)
+    return subprocess.CompletedProcess(["summarize.py", *argv], status, stdout.getvalue(), stderr.getvalue()), out
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_named_and_the_good_one_succeeds(run):
     result, out = run
     assert result.returncode == 2, result.stderr
@@ -80,6 +83,7 @@ def test_bad_inputs_are_named_and_the_good_one_succeeds(run):
                                                      "scenes.summary.mp4"]
 
 
+@pytest.mark.slow
 def test_shots_line_up_with_planted_cuts(run):
     _, out = run
     record = json.loads((out / "scenes.json").read_text())
@@ -92,6 +96,7 @@ def test_shots_line_up_with_planted_cuts(run):
     assert [s["start_frame"] for s in record["shots"][1:]] == [e + 1 for e in ends[:-1]]
 
 
+@pytest.mark.slow
 def test_summary_video_holds_the_selected_frames(run):
     _, out = run
     record = json.loads((out / "scenes.json").read_text())
@@ -106,11 +111,13 @@ def test_summary_video_holds_the_selected_frames(run):
     assert len(record["steps"]["scores"]) == -(-sum(SCENES) // SAMPLE_RATE)
 
 
+@pytest.mark.slow
 def test_plot_is_written(run):
     _, out = run
     assert (out / "scenes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_timings_table_lists_every_stage(run):
     result, _ = run
     for stage in ("decode", "features", "kts", "scoring", "encode"):
@@ -213,6 +220,7 @@ def test_a_file_this_tool_did_not_write_is_never_replaced(tmp_path, capsys, chec
     assert sorted(p.name for p in out.iterdir()) == [name]             # refused before anything was written
 
 
+@pytest.mark.slow
 def test_files_of_a_summary_killed_before_its_json_are_replaced(tmp_path, checkpoint):
     write_planted_video(tmp_path / "clip.mp4", [30, 30, 30])
     out = tmp_path / "out"
@@ -241,6 +249,7 @@ def test_missing_checkpoint_is_reported(tmp_path, capsys):
     assert "nope.pt" in message and "python train.py" in message
 
 
+@pytest.mark.slow
 def test_temporary_files_are_not_left_behind(run):
     _, out = run
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -258,6 +267,7 @@ def test_odd_frame_sizes_are_written_in_yuv420p_at_an_even_size(tmp_path):
     assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)   # +faststart
 
 
+@pytest.mark.slow
 def test_a_rerun_that_selects_nothing_removes_the_earlier_summary(tmp_path, capsys, checkpoint):
     video = tmp_path / "clip.mp4"
     write_planted_video(video, [30, 30, 30])
@@ -347,6 +357,7 @@ def test_a_bad_option_is_one_line(tmp_path):
                                      "(see --help)")
 
 
+@pytest.mark.slow
 def test_an_unusable_record_is_one_line_and_options_from_the_command_line_ignore_it(tmp_path, capsys, checkpoint):
     weights = tmp_path / "split1.pt"
     weights.write_bytes(Path(checkpoint).read_bytes())

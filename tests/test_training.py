@@ -351,6 +351,7 @@ def seeded_outcomes(eccv16_dirs):
     return outcomes
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_weights_and_metrics_on_the_cpu(seeded_outcomes):
     first, again = seeded_outcomes["first"], seeded_outcomes["again"]
     assert state_digest(first.best_state) == state_digest(again.best_state)
@@ -358,12 +359,14 @@ def test_same_seed_gives_bit_identical_weights_and_metrics_on_the_cpu(seeded_out
     assert first.best == again.best
 
 
+@pytest.mark.slow
 def test_different_seed_gives_different_weights(seeded_outcomes):
     first, other = seeded_outcomes["first"], seeded_outcomes["other seed"]
     assert state_digest(first.best_state) != state_digest(other.best_state)
     assert [m.loss for m in first.history] != [m.loss for m in other.history]
 
 
+@pytest.mark.slow
 def test_parallel_jobs_give_the_same_checkpoints_and_metrics_as_one_job(eccv16_dirs, tmp_path):
     # --jobs N gives each worker cpu_count // N threads; on the CPU the float reductions depend on the
     # thread count, so the one-job run uses the same count.
@@ -383,6 +386,7 @@ def test_parallel_jobs_give_the_same_checkpoints_and_metrics_as_one_job(eccv16_d
         assert read_record(parallel_record)["config"]["jobs"] == 2
 
 
+@pytest.mark.slow
 def test_runs_write_one_folder_per_seed_and_a_mean_and_std_summary(eccv16_dirs, tmp_path):
     assert train.main(tiny_run_argv(eccv16_dirs, tmp_path, "--epochs", "1", "--runs", "2", "--seed", "7")) == 0
     finals, digests = [], []

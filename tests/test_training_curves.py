@@ -158,6 +158,7 @@ def board_argv(eccv16_dirs, root, *extra: str) -> list[str]:
             "--quiet", "--weights-dir", str(root / "w"), "--results-dir", str(root / "r"), *extra]
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_folder_shows_only_itself(eccv16_dirs, tmp_path):
     pytest.importorskip("tensorboard")
     with torch_state_restored(), contextlib.redirect_stdout(io.StringIO()):
@@ -176,6 +177,7 @@ def test_a_second_run_into_the_same_folder_shows_only_itself(eccv16_dirs, tmp_pa
     assert [event.step for event in served.Tensors("train/loss")] == [e["epoch"] for e in second]
 
 
+@pytest.mark.slow
 def test_a_resumed_split_shows_its_saved_epochs_once(eccv16_dirs, tmp_path):
     """The saved epochs come from the progress file's log, also when the stopped run had no --tensorboard."""
     from storage.checkpoints import progress_path

@@ -69,6 +69,7 @@ def test_the_fraction_is_validated():
             Config(validation_fraction=bad)
 
 
+@pytest.mark.slow
 def test_runs_report_the_interval_of_the_mean_and_each_splits_spread(eccv16_dirs, tmp_path, capsys):
     from scipy import stats
 

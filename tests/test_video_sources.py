@@ -93,6 +93,7 @@ def durations(path):
         return {s.type: float(s.duration * s.time_base) for s in container.streams}
 
 
+@pytest.mark.slow
 def test_cuts_between_samples_are_found_at_their_exact_frame(tmp_path, checkpoint):
     scenes = [37, 44, 52, 29, 47]                       # cuts at 37, 81, 133, 162: none a multiple of 15
     write_video(tmp_path / "cuts.mp4", scenes)
@@ -102,6 +103,7 @@ def test_cuts_between_samples_are_found_at_their_exact_frame(tmp_path, checkpoin
     assert [s["start_frame"] for s in record["shots"][1:]] == np.cumsum(scenes)[:-1].tolist()
 
 
+@pytest.mark.slow
 def test_samples_follow_time_not_frame_counts(tmp_path, checkpoint):
     write_video(tmp_path / "ten.mp4", [25, 25], fps=10)
     assert summarise([tmp_path / "ten.mp4"], checkpoint, tmp_path / "out") == 0
@@ -109,6 +111,7 @@ def test_samples_follow_time_not_frame_counts(tmp_path, checkpoint):
     assert steps["frames"] == list(range(0, 50, 5)) and steps["times_s"] == pytest.approx(np.arange(10) / 2)
 
 
+@pytest.mark.slow
 def test_the_summary_keeps_the_sound_of_its_shots(tmp_path, checkpoint):
     write_video(tmp_path / "sound.mp4", [40, 45, 50, 38], audio=True)
     assert summarise([tmp_path / "sound.mp4"], checkpoint, tmp_path / "out", "--ratio", "0.5") == 0
@@ -121,12 +124,14 @@ def test_the_summary_keeps_the_sound_of_its_shots(tmp_path, checkpoint):
         assert container.streams.audio[0].codec_context.name == "aac"
 
 
+@pytest.mark.slow
 def test_a_video_without_sound_stays_silent(tmp_path, checkpoint):
     write_video(tmp_path / "mute.mp4", [40, 45, 50])
     assert summarise([tmp_path / "mute.mp4"], checkpoint, tmp_path / "out", "--ratio", "0.5") == 0
     assert set(durations(tmp_path / "out" / "mute.summary.mp4")) == {"video"}
 
 
+@pytest.mark.slow
 def test_a_rotated_source_is_summarised_upright(tmp_path, checkpoint):
     path = tmp_path / "portrait.mp4"
     write_video(path, [40, 45, 50], size=(64, 48), marker=True, faststart=False)
@@ -143,6 +148,7 @@ def test_a_rotated_source_is_summarised_upright(tmp_path, checkpoint):
     assert record_of(tmp_path / "out", "portrait")["rotation"] == 270
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_times_are_the_frames_timestamps(tmp_path, checkpoint):
     rng = np.random.default_rng(5)
     intervals = np.where(rng.random(150) < 0.5, 1 / 30, 1 / 10)          # 30 fps and 10 fps stretches
@@ -158,6 +164,7 @@ def test_variable_frame_rate_times_are_the_frames_timestamps(tmp_path, checkpoin
     assert durations(tmp_path / "out" / "vfr.summary.mp4")["video"] == pytest.approx(selected_time, abs=0.05)
 
 
+@pytest.mark.slow
 def test_a_truncated_file_is_summarised_up_to_the_damage(tmp_path, checkpoint, capsys):
     whole = tmp_path / "whole.mp4"
     write_video(whole, [60, 60, 60, 60], faststart=True)
@@ -169,6 +176,7 @@ def test_a_truncated_file_is_summarised_up_to_the_damage(tmp_path, checkpoint, c
     assert "warning:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_folders_take_any_video_recursively_and_skip_existing(tmp_path, checkpoint, capsys):
     (tmp_path / "in" / "deeper").mkdir(parents=True)
     write_video(tmp_path / "in" / "clip.m4v", [40, 45, 50])
@@ -206,6 +214,7 @@ def real_clips(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_real_clips_give_playable_summaries_with_their_sound(real_clips, checkpoint, tmp_path):
     out = tmp_path / "out"
     assert summarise([real_clips / "bikes.mp4", real_clips / "bigbuckbunny.mp4"], checkpoint, out,
