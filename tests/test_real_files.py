@@ -286,11 +286,19 @@ def test_train_and_inference_without_the_invalid_videos_say_how_many_were_used(t
     record = json.loads((tmp_path / "w" / "mine" / "split1.json").read_text())
     assert record["videos_used"] == "5 of 6" and record["excluded_videos"] == [bad]
     assert bad not in record["split_videos"]["train"]
-    result = tmp_path / "inference.json"
+    result = tmp_path / "inference.json"                    # scoring reads no training video: none is left out
+    assert inference.main([*common, "--exclude-invalid-videos", "--out", str(result)]) == 0
+    out, err = capsys.readouterr()
+    assert "videos used" not in out and "'gtscore' is malformed or cannot be checked" in err
+    scored = json.loads(result.read_text())["datasets"]["mine"]
+    assert "videos_used" not in scored and set(scored["splits"]["1"]["videos"]) == set(split.test_keys)
+    assert len(split.test_keys) == 2                        # a test video damaged after training: left out
+    with h5py.File(demo.summe_h5, "a") as h5:
+        del h5[split.test_keys[0]]["user_summary"]
     assert inference.main([*common, "--exclude-invalid-videos", "--out", str(result)]) == 0
     assert "mine (5 of 6 videos)" in capsys.readouterr().out
     scored = json.loads(result.read_text())["datasets"]["mine"]
-    assert scored["videos_used"] == "5 of 6" and list(scored["excluded_videos"]) == [bad]
+    assert scored["videos_used"] == "5 of 6" and list(scored["excluded_videos"]) == [split.test_keys[0]]
 
 
 def test_a_split_left_without_test_videos_is_refused_when_it_is_used(tmp_path):
