@@ -28,7 +28,7 @@ def _picks(fields: VideoFields) -> np.ndarray:
 def _gtsummary(fields: VideoFields) -> np.ndarray:
     reader = fields.reader
     steps = fields.steps if fields.steps is not None else vector_length(reader, "gtsummary")
-    return reader.zero_one("gtsummary", reader.step_vector("gtsummary", steps, required=True))
+    return reader.zero_one("gtsummary", reader.step_vector("gtsummary", steps))
 
 
 SHOTS_FROM_LATER_FRAME = Quirk("shots-start-late", "the first shot starts after frame 0; the frames before it belong "

@@ -178,9 +178,8 @@ class FieldReader:
                                          f"0 to about 20), so the file is damaged or mis-scaled")
         return features
 
-    def step_vector(self, field: str, n_steps: int, required: bool) -> Optional[np.ndarray]:
-        if not required and field not in self.group:
-            return None
+    def step_vector(self, field: str, n_steps: int) -> np.ndarray:
+        """One finite value per step, as float32 (the engine asks only for fields the group holds)."""
         values = self.numeric(field)
         self.shape(field, values, (n_steps,), f"({n_steps},), one value per entry of picks")
         return self.finite(field, _float32(values))

@@ -49,7 +49,7 @@ def _change_points(fields: VideoFields) -> np.ndarray:
 
 def _gt_summary(fields: VideoFields) -> np.ndarray:
     reader = fields.reader
-    return reader.zero_one("gt_summary", reader.step_vector("gt_summary", fields.steps, required=True))
+    return reader.zero_one("gt_summary", reader.step_vector("gt_summary", fields.steps))
 
 
 def _build(fields: VideoFields) -> VideoRecord:

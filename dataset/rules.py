@@ -141,7 +141,7 @@ def read_gtscore(fields: VideoFields) -> np.ndarray:
     """One finite importance score per step, in [0, 1]; the step count comes from it when nothing earlier gave one."""
     reader = fields.reader
     steps = fields.steps if fields.steps is not None else vector_length(reader, "gtscore")
-    values = reader.step_vector("gtscore", steps, required=True)
+    values = reader.step_vector("gtscore", steps)
     if fields.steps is None:
         fields.steps = steps
     outside = (values < 0) | (values > 1)
